@@ -1,0 +1,312 @@
+/**
+ * Cgroup helpers for containers placed by the cgroupfs manager at an absolute `cgroupsPath`:
+ * find the hierarchies (v1, v2, or hybrid as on this host: v1 controllers plus an empty v2
+ * mount), read a container's usage and limits, put a process (conmon) in a cgroup, and remove a
+ * cgroup tree. The runtime creates and deletes containers' own cgroups; these helpers are for
+ * stats, tests, and the parents Wharf owns.
+ *
+ * Layout with cgroupsPath `/wharf/ID` on a v1/hybrid host:
+ *
+ *   /sys/fs/cgroup/
+ *     memory/wharf/ID/       memory.usage_in_bytes, memory.limit_in_bytes, memory.oom_control (oom_kill N)
+ *     cpuacct/wharf/ID/      cpuacct.usage (ns)
+ *     cpu/wharf/ID/          cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat (throttling)
+ *     pids/wharf/ID/         pids.current, pids.max
+ *     ...one directory per mounted hierarchy
+ *   and on v2 one directory, /sys/fs/cgroup/wharf/ID, with memory.current, memory.max,
+ *   memory.events (oom_kill N), cpu.stat (usage_usec), pids.current, pids.max.
+ *
+ * @example
+ * const stats = await readCgroupStats('/wharf/0123abcd');
+ * stats.memory?.usage; // bytes
+ */
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno, NotFoundError } from '../errors/index.ts';
+
+export interface CgroupHierarchy {
+  /** `memory`, `cpu`, `name=systemd`...; empty for the v2 hierarchy. */
+  controllers: string[];
+  mountpoint: string;
+  version: 1 | 2;
+}
+
+export type CgroupMode = 'v1' | 'v2' | 'hybrid';
+
+export interface CgroupLayout {
+  mode: CgroupMode;
+  hierarchies: CgroupHierarchy[];
+  /** Controllers enabled in the v2 hierarchy (what crun 1.8 refuses in hybrid mode). */
+  v2Controllers: string[];
+}
+
+// Controllers a v1 hierarchy can carry; its other super options (xattr, noprefix...) are not.
+const V1_CONTROLLERS = new Set([
+  'blkio',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'debug',
+  'devices',
+  'freezer',
+  'hugetlb',
+  'memory',
+  'misc',
+  'net_cls',
+  'net_prio',
+  'perf_event',
+  'pids',
+  'rdma',
+]);
+
+/** Parses /proc/self/mountinfo lines into cgroup hierarchies. */
+export function parseCgroupMounts(mountinfo: string): CgroupHierarchy[] {
+  const hierarchies: CgroupHierarchy[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const mountpoint = left.split(' ')[4];
+    const [fstype, , superOptions = ''] = right.split(' ');
+    if (!mountpoint) continue;
+    if (fstype === 'cgroup2') hierarchies.push({ controllers: [], mountpoint, version: 2 });
+    else if (fstype === 'cgroup') {
+      const controllers = superOptions
+        .split(',')
+        .filter((option) => V1_CONTROLLERS.has(option) || option.startsWith('name='));
+      hierarchies.push({ controllers, mountpoint, version: 1 });
+    }
+  }
+  return hierarchies;
+}
+
+let cachedLayout: Promise<CgroupLayout> | undefined;
+
+/** This host's cgroup hierarchies, read once per process. */
+export function cgroupLayout(): Promise<CgroupLayout> {
+  cachedLayout ??= (async () => {
+    const hierarchies = parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'));
+    const v1 = hierarchies.some((h) => h.version === 1 && !h.controllers.every((c) => c.startsWith('name=')));
+    const v2 = hierarchies.find((h) => h.version === 2);
+    let v2Controllers: string[] = [];
+    if (v2) {
+      const text = await readFile(join(v2.mountpoint, 'cgroup.controllers'), 'utf8').catch(() => '');
+      v2Controllers = text.trim().split(/\s+/).filter(Boolean);
+    }
+    const mode: CgroupMode = v1 && v2 ? 'hybrid' : v2 ? 'v2' : 'v1';
+    return { mode, hierarchies, v2Controllers };
+  })();
+  return cachedLayout;
+}
+
+function checkPath(cgroupsPath: string): void {
+  if (!cgroupsPath.startsWith('/') || cgroupsPath.split('/').includes('..')) {
+    throw new NotFoundError(`Cannot use cgroup ${cgroupsPath}: it must be an absolute path without ..`);
+  }
+}
+
+/** The directory of `cgroupsPath` in the hierarchy holding `controller` (`unified` for v2). */
+export async function cgroupDirectory(cgroupsPath: string, controller: string): Promise<string | undefined> {
+  checkPath(cgroupsPath);
+  const layout = await cgroupLayout();
+  const hierarchy =
+    layout.mode === 'v2'
+      ? layout.hierarchies.find((h) => h.version === 2)
+      : controller === 'unified'
+        ? layout.hierarchies.find((h) => h.version === 2)
+        : layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes(controller));
+  return hierarchy ? join(hierarchy.mountpoint, cgroupsPath) : undefined;
+}
+
+async function readText(path: string | undefined): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+function number(text: string | undefined): number | undefined {
+  if (text === undefined || text === '' || text === 'max') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control) as a record. */
+export function parseFlatKeyed(text: string | undefined): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && Number.isFinite(Number(value))) result[key] = Number(value);
+  }
+  return result;
+}
+
+// v1 reports "no limit" as a huge page-aligned number (PAGE_COUNTER_MAX * page size).
+const V1_UNLIMITED = 2 ** 62;
+
+export interface CgroupStats {
+  memory?: {
+    /** Bytes in use, page cache included (`docker stats` subtracts inactive_file; see `cache`). */
+    usage: number;
+    /** Bytes; undefined when unlimited. */
+    limit?: number;
+    maxUsage?: number;
+    /** Inactive file cache, which `docker stats` leaves out of usage. */
+    inactiveFile?: number;
+    /** Times the kernel's OOM killer killed a process of this cgroup. */
+    oomKills: number;
+  };
+  cpu?: {
+    /** Nanoseconds of CPU used, all CPUs together. */
+    usageNanos: number;
+    /** Microseconds of quota per period; undefined when unlimited. */
+    quota?: number;
+    period?: number;
+    throttledPeriods?: number;
+  };
+  pids?: {
+    current: number;
+    /** Undefined when unlimited. */
+    limit?: number;
+  };
+}
+
+/**
+ * Current usage and limits of a cgroup. Controllers whose directory is missing (the container is
+ * gone, or the controller is not mounted) are left out; NotFoundError when none exists at all.
+ */
+export async function readCgroupStats(cgroupsPath: string): Promise<CgroupStats> {
+  const layout = await cgroupLayout();
+  const stats: CgroupStats = {};
+  if (layout.mode === 'v2') {
+    const dir = (await cgroupDirectory(cgroupsPath, 'unified'))!;
+    const usage = number(await readText(join(dir, 'memory.current')));
+    if (usage !== undefined) {
+      const limit = number(await readText(join(dir, 'memory.max')));
+      const events = parseFlatKeyed(await readText(join(dir, 'memory.events')));
+      const memoryStat = parseFlatKeyed(await readText(join(dir, 'memory.stat')));
+      stats.memory = { usage, oomKills: events['oom_kill'] ?? 0 };
+      if (limit !== undefined) stats.memory.limit = limit;
+      const peak = number(await readText(join(dir, 'memory.peak')));
+      if (peak !== undefined) stats.memory.maxUsage = peak;
+      if (memoryStat['inactive_file'] !== undefined) stats.memory.inactiveFile = memoryStat['inactive_file'];
+    }
+    const cpuStat = await readText(join(dir, 'cpu.stat'));
+    if (cpuStat !== undefined) {
+      const parsed = parseFlatKeyed(cpuStat);
+      stats.cpu = { usageNanos: (parsed['usage_usec'] ?? 0) * 1000 };
+      const max = await readText(join(dir, 'cpu.max'));
+      const [quota, period] = (max ?? '').split(/\s+/);
+      if (quota && quota !== 'max') stats.cpu.quota = Number(quota);
+      if (period) stats.cpu.period = Number(period);
+      if (parsed['nr_throttled'] !== undefined) stats.cpu.throttledPeriods = parsed['nr_throttled'];
+    }
+  } else {
+    const memoryDir = await cgroupDirectory(cgroupsPath, 'memory');
+    const usage = number(await readText(memoryDir && join(memoryDir, 'memory.usage_in_bytes')));
+    if (memoryDir && usage !== undefined) {
+      const limit = number(await readText(join(memoryDir, 'memory.limit_in_bytes')));
+      const oomControl = parseFlatKeyed(await readText(join(memoryDir, 'memory.oom_control')));
+      const memoryStat = parseFlatKeyed(await readText(join(memoryDir, 'memory.stat')));
+      stats.memory = { usage, oomKills: oomControl['oom_kill'] ?? 0 };
+      if (limit !== undefined && limit < V1_UNLIMITED) stats.memory.limit = limit;
+      const maxUsage = number(await readText(join(memoryDir, 'memory.max_usage_in_bytes')));
+      if (maxUsage !== undefined) stats.memory.maxUsage = maxUsage;
+      const inactive = memoryStat['total_inactive_file'] ?? memoryStat['inactive_file'];
+      if (inactive !== undefined) stats.memory.inactiveFile = inactive;
+    }
+    const cpuacctDir = await cgroupDirectory(cgroupsPath, 'cpuacct');
+    const usageNanos = number(await readText(cpuacctDir && join(cpuacctDir, 'cpuacct.usage')));
+    if (usageNanos !== undefined) {
+      stats.cpu = { usageNanos };
+      const cpuDir = await cgroupDirectory(cgroupsPath, 'cpu');
+      if (cpuDir) {
+        const quota = number(await readText(join(cpuDir, 'cpu.cfs_quota_us')));
+        const period = number(await readText(join(cpuDir, 'cpu.cfs_period_us')));
+        if (quota !== undefined && quota > 0) stats.cpu.quota = quota;
+        if (period !== undefined) stats.cpu.period = period;
+        const cpuStat = parseFlatKeyed(await readText(join(cpuDir, 'cpu.stat')));
+        if (cpuStat['nr_throttled'] !== undefined) stats.cpu.throttledPeriods = cpuStat['nr_throttled'];
+      }
+    }
+  }
+  const pidsDir = await cgroupDirectory(cgroupsPath, layout.mode === 'v2' ? 'unified' : 'pids');
+  const current = number(await readText(pidsDir && join(pidsDir, 'pids.current')));
+  if (pidsDir && current !== undefined) {
+    stats.pids = { current };
+    const limit = number(await readText(join(pidsDir, 'pids.max')));
+    if (limit !== undefined) stats.pids.limit = limit;
+  }
+  if (!stats.memory && !stats.cpu && !stats.pids) {
+    throw new NotFoundError(`Cannot read cgroup ${cgroupsPath}: it does not exist`);
+  }
+  return stats;
+}
+
+/** Directories of `cgroupsPath` in every hierarchy (v1 ones, plus v2 where it is used). */
+async function allDirectories(cgroupsPath: string): Promise<{ dir: string; hierarchy: CgroupHierarchy }[]> {
+  checkPath(cgroupsPath);
+  const layout = await cgroupLayout();
+  return layout.hierarchies.map((hierarchy) => ({ dir: join(hierarchy.mountpoint, cgroupsPath), hierarchy }));
+}
+
+/**
+ * Creates `cgroupsPath` in every v1 hierarchy (and v2 when it is the only one) and moves `pid`
+ * into it. A new v1 cpuset cgroup starts with no CPUs or memory nodes, so those are copied from
+ * its parent first, as runc does.
+ */
+export async function moveProcessToCgroup(pid: number, cgroupsPath: string): Promise<void> {
+  const layout = await cgroupLayout();
+  for (const { dir, hierarchy } of await allDirectories(cgroupsPath)) {
+    if (hierarchy.version === 2 && layout.mode !== 'v2') continue;
+    await mkdir(dir, { recursive: true });
+    if (hierarchy.controllers.includes('cpuset')) await fillCpuset(hierarchy.mountpoint, cgroupsPath);
+    await writeFile(join(dir, 'cgroup.procs'), String(pid));
+  }
+}
+
+async function fillCpuset(mountpoint: string, cgroupsPath: string): Promise<void> {
+  const parts = cgroupsPath.split('/').filter(Boolean);
+  for (let depth = 1; depth <= parts.length; depth++) {
+    const dir = join(mountpoint, ...parts.slice(0, depth));
+    const parent = join(mountpoint, ...parts.slice(0, depth - 1));
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      const own = await readText(join(dir, file));
+      if (own === '') await writeFile(join(dir, file), (await readText(join(parent, file))) ?? '');
+    }
+  }
+}
+
+/**
+ * Removes a cgroup and everything below it from every hierarchy, deepest first. The cgroups must
+ * be empty of processes (the kernel refuses otherwise: EBUSY, reported). Missing ones are fine.
+ */
+export async function removeCgroupTree(cgroupsPath: string): Promise<void> {
+  const removeDir = async (dir: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return;
+      throw error;
+    }
+    for (const entry of entries) if (entry.isDirectory()) await removeDir(join(dir, entry.name));
+    try {
+      await rmdir(dir);
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
+  };
+  if (cgroupsPath === '/' || cgroupsPath === '') return;
+  for (const { dir } of await allDirectories(cgroupsPath)) await removeDir(dir);
+}
+
+/** Host pids in a cgroup (from the pids hierarchy, or v2's), for checks after a container exits. */
+export async function cgroupPids(cgroupsPath: string): Promise<number[]> {
+  const layout = await cgroupLayout();
+  const dir = await cgroupDirectory(cgroupsPath, layout.mode === 'v2' ? 'unified' : 'pids');
+  const text = await readText(dir && join(dir, 'cgroup.procs'));
+  return (text ?? '').split('\n').filter(Boolean).map(Number);
+}

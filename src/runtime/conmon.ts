@@ -1,0 +1,586 @@
+/**
+ * Containers supervised by conmon (2.1.6), the way Podman runs them: conmon calls `runtime
+ * create`, stays as the container's parent (a subreaper), writes its stdout and stderr to a CRI
+ * log file, records the exit code and any OOM kill, and runs an exit command when the container
+ * ends. It daemonizes, so it outlives the Wharf process that started it: any later process can
+ * read the log, the exit file, or signal the container through the runtime.
+ *
+ * The handshake (conmon's contract, see ../../../shared/docs/traps.md):
+ *   1. spawn conmon with two inherited socketpairs, announced as `_OCI_SYNCPIPE=3` and
+ *      `_OCI_STARTPIPE=4`; conmon blocks reading the start pipe so that the parent can move it
+ *      into a cgroup first (Wharf moves it out of the caller's cgroup, as Podman does);
+ *   2. write to the start pipe; conmon forks (the first process exits after writing the conmon
+ *      pid file) and runs `runtime create`;
+ *   3. read `{"data": PID}` from the sync pipe: PID > 0 is the container's init; a negative
+ *      number is a failure, with `message` holding the runtime's stderr (the runtime's JSON log,
+ *      written through `--runtime-arg --log`, holds the same words when the message is empty);
+ *   4. `runtime start` (the driver's `start`) runs the user's process.
+ *
+ * Files of one container (paths from `conmonPaths`):
+ *
+ *   USERDATA/                  conmon's cwd and --persist-dir (the container layer owns it)
+ *     conmon.pid               -P: conmon's daemon pid
+ *     pidfile                  -p: the container init's host pid (written by the runtime)
+ *     exit                     the exit code, written by conmon (128+N when killed by signal N)
+ *     oom                      present when the kernel OOM-killed a process of the container
+ *     runtime.log              the runtime's own JSON log (create errors)
+ *   EXITDIR/ID                 the exit code again, in the root-wide --exit-dir
+ *   SOCKETDIR/ID -> BUNDLE     conmon's symlink; SOCKETDIR/ID/attach is the SEQPACKET socket
+ *   BUNDLE/ctl, BUNDLE/winsz   FIFOs: `1 H W` resizes the terminal, `2 0 0` reopens the log
+ *   LOGPATH                    the CRI log (logs.ts reads it)
+ *
+ * @example
+ * const paths = conmonPaths({ id, bundle, userdataDir, exitDir, socketDir });
+ * const { pid } = await createWithConmon({ runtime, id, bundle, userdataDir, exitDir, socketDir, logPath });
+ * await runtime.start(id);
+ * const exit = await waitForExit({ id, exitDir, userdataDir });
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { FailedPreconditionError, isErrno, UnavailableError } from '../errors/index.ts';
+import { moveProcessToCgroup, readCgroupStats } from './cgroups.ts';
+import type { RuntimeDriver } from './runtime-driver.ts';
+import { runtimeErrorMessage } from './runtime-driver.ts';
+import { findExecutable } from './runtime-probe.ts';
+
+export interface ConmonLocation {
+  id: string;
+  bundle: string;
+  /** The container's own directory for conmon's files (see the layout above). */
+  userdataDir: string;
+  /** Root-wide directory of exit files (`ROOT/runtime/exits`). */
+  exitDir: string;
+  /** Root-wide directory of attach-socket symlinks (`ROOT/runtime/sockets`). */
+  socketDir: string;
+}
+
+export interface ConmonOptions extends ConmonLocation {
+  runtime: RuntimeDriver;
+  /** Defaults to the id. */
+  name?: string;
+  /** The CRI log file conmon writes. */
+  logPath: string;
+  /** Bytes; conmon starts the file afresh when it would grow past this. */
+  logSizeMax?: number;
+  /** Run when the container exits (Wharf passes `wharf container cleanup ID`). */
+  exitCommand?: { path: string; args?: string[]; delaySeconds?: number };
+  /** Allocate a pty for the container (`-t`). */
+  terminal?: boolean;
+  /** Give the container a stdin pipe, fed through the attach socket (`-i`). */
+  stdin?: boolean;
+  /** Keep the container's stdin open when an attached client leaves. */
+  leaveStdinOpen?: boolean;
+  /**
+   * Absolute cgroup to move conmon into before it starts the container, so that it does not share
+   * the fate (or limits) of the caller's cgroup. Defaults to `/wharf/conmon`; `null` keeps it where
+   * the caller is.
+   */
+  conmonCgroup?: string | null;
+  /** Extra environment for conmon and thus for the exit command (PATH is always passed). */
+  env?: Record<string, string>;
+  /** The conmon binary; defaults to `conmon` on PATH. */
+  conmonPath?: string;
+  /** How long to wait for the container's pid. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface ConmonPaths {
+  conmonPidFile: string;
+  pidFile: string;
+  persistDir: string;
+  exitFile: string;
+  persistExitFile: string;
+  oomFile: string;
+  runtimeLog: string;
+  /** The attach socket's path relative to the socket dir (connect with that dir as cwd). */
+  attachSocketRelative: string;
+  attachSocket: string;
+  ctlFifo: string;
+  winszFifo: string;
+}
+
+export function conmonPaths(location: ConmonLocation): ConmonPaths {
+  return {
+    conmonPidFile: join(location.userdataDir, 'conmon.pid'),
+    pidFile: join(location.userdataDir, 'pidfile'),
+    persistDir: location.userdataDir,
+    exitFile: join(location.exitDir, location.id),
+    persistExitFile: join(location.userdataDir, 'exit'),
+    oomFile: join(location.userdataDir, 'oom'),
+    runtimeLog: join(location.userdataDir, 'runtime.log'),
+    attachSocketRelative: join(location.id, 'attach'),
+    attachSocket: join(location.socketDir, location.id, 'attach'),
+    ctlFifo: join(location.bundle, 'ctl'),
+    winszFifo: join(location.bundle, 'winsz'),
+  };
+}
+
+export const DEFAULT_CONMON_CGROUP = '/wharf/conmon';
+
+export interface ConmonStarted {
+  /** The container init's host pid. */
+  pid: number;
+  /** conmon's (daemon) pid. */
+  conmonPid: number;
+}
+
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+/** Reads newline-separated JSON messages from conmon's sync pipe until one arrives or it closes. */
+function readSyncMessage(stream: Readable, timeoutMs: number): Promise<SyncMessage | undefined> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const finish = (value: SyncMessage | undefined, error?: Error) => {
+      clearTimeout(timer);
+      stream.removeAllListeners('data');
+      stream.removeAllListeners('end');
+      stream.removeAllListeners('close');
+      stream.on('error', () => {});
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          undefined,
+          new UnavailableError(`Cannot create container: conmon sent no pid in ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line) {
+          try {
+            const parsed = JSON.parse(line) as SyncMessage;
+            if (typeof parsed.data === 'number') return finish(parsed);
+          } catch {
+            // not a sync message: conmon writes nothing else here, but do not die on it
+          }
+        }
+        newline = buffer.indexOf('\n');
+      }
+    });
+    stream.on('end', () => finish(undefined));
+    stream.on('close', () => finish(undefined));
+    stream.on('error', (error) => finish(undefined, error));
+  });
+}
+
+function childExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+      return;
+    }
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** conmon's argv, as Podman builds it (see the list in traps.md). */
+export function conmonArgs(options: ConmonOptions, paths: ConmonPaths): string[] {
+  const { runtime } = options;
+  const runtimeLogArgs =
+    runtime.name === 'crun'
+      ? [`--log=file:${paths.runtimeLog}`, '--log-format=json']
+      : [`--log=${paths.runtimeLog}`, '--log-format=json'];
+  const args = [
+    '--api-version',
+    '1',
+    '-c',
+    options.id,
+    '-u',
+    options.id,
+    '-n',
+    options.name ?? options.id,
+    '-r',
+    runtime.binary,
+    '-b',
+    options.bundle,
+    '-p',
+    paths.pidFile,
+    '-P',
+    paths.conmonPidFile,
+    '--persist-dir',
+    paths.persistDir,
+    '--exit-dir',
+    options.exitDir,
+    '--socket-dir-path',
+    options.socketDir,
+    '-l',
+    `k8s-file:${options.logPath}`,
+  ];
+  for (const arg of [...runtime.globalArgs(), ...runtimeLogArgs]) args.push('--runtime-arg', arg);
+  if (options.logSizeMax !== undefined && options.logSizeMax > 0)
+    args.push('--log-size-max', String(options.logSizeMax));
+  if (options.terminal) args.push('-t');
+  if (options.stdin) args.push('-i');
+  if (options.leaveStdinOpen) args.push('--leave-stdin-open');
+  if (options.exitCommand) {
+    args.push('--exit-command', options.exitCommand.path);
+    for (const arg of options.exitCommand.args ?? []) args.push('--exit-command-arg', arg);
+    if (options.exitCommand.delaySeconds !== undefined) {
+      args.push('--exit-delay', String(options.exitCommand.delaySeconds));
+    }
+  }
+  return args;
+}
+
+/**
+ * Creates a container under a new conmon and returns once the runtime has made it (status
+ * `created`); `runtime.start(id)` then runs its process. conmon stays behind, detached.
+ */
+export async function createWithConmon(options: ConmonOptions): Promise<ConmonStarted> {
+  const paths = conmonPaths(options);
+  const conmon = options.conmonPath ?? (await findExecutable('conmon'));
+  if (!conmon) throw new UnavailableError('Cannot create container: conmon is not installed');
+  await Promise.all([
+    mkdir(options.userdataDir, { recursive: true }),
+    mkdir(options.exitDir, { recursive: true }),
+    mkdir(options.socketDir, { recursive: true }),
+  ]);
+  // Stale files from an earlier run of the same id would be read as this run's.
+  await Promise.all(
+    [paths.exitFile, paths.persistExitFile, paths.oomFile, paths.pidFile, paths.runtimeLog].map((file) =>
+      rm(file, { force: true }),
+    ),
+  );
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ...options.env,
+    _OCI_SYNCPIPE: '3',
+    _OCI_STARTPIPE: '4',
+  };
+  const child = spawn(conmon, conmonArgs(options, paths), {
+    cwd: options.userdataDir, // conmon writes a second `oom` file into its cwd
+    env,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  const exited = childExit(child);
+  const stderrChunks: Buffer[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
+  const syncPipe = child.stdio[3] as Readable;
+  const startPipe = child.stdio[4] as Writable;
+  startPipe.on('error', () => {}); // conmon may die before reading it; that is reported below
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const syncMessage = readSyncMessage(syncPipe, timeoutMs);
+  try {
+    if (child.pid === undefined) {
+      const { code } = await exited.catch((error: unknown) => {
+        throw new UnavailableError(`Cannot create container ${options.id}: cannot run conmon`, {
+          cause: error,
+        });
+      });
+      throw new UnavailableError(`Cannot create container ${options.id}: conmon did not start (${code})`);
+    }
+    const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
+    if (cgroup !== null) await moveProcessToCgroup(child.pid, cgroup);
+    startPipe.end('0');
+    const message = await syncMessage;
+    const { code } = await exited;
+    const stderr = Buffer.concat(stderrChunks).toString('utf8').trim();
+    if (!message || message.data <= 0) {
+      const log = await readFile(paths.runtimeLog, 'utf8').catch(() => '');
+      const reason = message?.message?.trim()
+        ? runtimeErrorMessage(message.message)
+        : log.trim()
+          ? runtimeErrorMessage(log)
+          : stderr || `conmon exited with status ${code} and no message`;
+      throw new FailedPreconditionError(
+        `Cannot create container ${options.id}: ${options.runtime.name}: ${reason}`,
+      );
+    }
+    if (code !== 0) {
+      throw new UnavailableError(
+        `Cannot create container ${options.id}: conmon exited with ${code}: ${stderr}`,
+      );
+    }
+    const conmonPid = Number((await readFile(paths.conmonPidFile, 'utf8')).trim());
+    return { pid: message.data, conmonPid };
+  } catch (error) {
+    // Leave nothing half-made: a conmon still waiting on the start pipe, or one that forked and
+    // never answered (a failed create makes conmon exit by itself).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (await isConmonAlive(options)) {
+      const daemon = Number((await readFile(paths.conmonPidFile, 'utf8').catch(() => '')).trim());
+      if (daemon > 0) {
+        try {
+          process.kill(daemon, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    throw error;
+  } finally {
+    syncPipe.destroy();
+    startPipe.destroy();
+    child.stderr!.destroy();
+    child.unref();
+  }
+}
+
+export interface ContainerExit {
+  /** The process's exit code, 128+N when killed by signal N. */
+  exitCode: number;
+  oomKilled: boolean;
+  /**
+   * `conmon`: conmon saw the exit. `assumed`: conmon died before the container did, so nobody
+   * saw the exit; the container is gone and 137 (killed) is reported, as Podman does.
+   */
+  source: 'conmon' | 'assumed';
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The exit conmon recorded, or undefined while the container has not exited. */
+export async function readExit(
+  location: ConmonLocation,
+  options: { cgroupsPath?: string } = {},
+): Promise<ContainerExit | undefined> {
+  const paths = conmonPaths(location);
+  let text: string | undefined;
+  for (const file of [paths.exitFile, paths.persistExitFile]) {
+    try {
+      text = await readFile(file, 'utf8');
+      break;
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
+  }
+  if (text === undefined || text.trim() === '') return undefined;
+  const exitCode = Number(text.trim());
+  let oomKilled = await fileExists(paths.oomFile);
+  if (!oomKilled && options.cgroupsPath) {
+    // conmon's OOM event can lose the race with the exit; the cgroup's own count cannot (until
+    // the runtime deletes the cgroup).
+    const stats = await readCgroupStats(options.cgroupsPath).catch(() => undefined);
+    oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
+  }
+  return { exitCode: Number.isFinite(exitCode) ? exitCode : -1, oomKilled, source: 'conmon' };
+}
+
+/** Waits for conmon's exit file (fs.watch on the exit dir, with polling as a safety net). */
+export async function waitForExit(
+  location: ConmonLocation,
+  options: { signal?: AbortSignal; pollMs?: number; cgroupsPath?: string } = {},
+): Promise<ContainerExit> {
+  const readOptions = options.cgroupsPath ? { cgroupsPath: options.cgroupsPath } : {};
+  const first = await readExit(location, readOptions);
+  if (first) return first;
+  options.signal?.throwIfAborted();
+  return new Promise<ContainerExit>((resolve, reject) => {
+    let done = false;
+    let checking = false;
+    let again = false;
+    const cleanup = () => {
+      done = true;
+      watcher?.close();
+      clearInterval(poller);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const check = async () => {
+      if (done) return;
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      try {
+        do {
+          again = false;
+          const exit = await readExit(location, readOptions);
+          if (exit && !done) {
+            cleanup();
+            resolve(exit);
+            return;
+          }
+        } while (again && !done);
+      } catch (error) {
+        if (!done) {
+          cleanup();
+          reject(error);
+        }
+      } finally {
+        checking = false;
+      }
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(options.signal?.reason);
+    };
+    let watcher: ReturnType<typeof watch> | undefined;
+    try {
+      watcher = watch(location.exitDir, (_event, name) => {
+        // conmon writes ID.XXXXXX, then renames it to ID.
+        if (name === null || String(name).startsWith(location.id)) void check();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined; // polling alone then
+    }
+    const poller = setInterval(() => void check(), options.pollMs ?? (watcher ? 1000 : 100));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The file may have appeared between the first read and the watch.
+    void check();
+  });
+}
+
+/** True when the pid in conmon's pid file is a live conmon for this container. */
+export async function isConmonAlive(location: ConmonLocation): Promise<boolean> {
+  const paths = conmonPaths(location);
+  let pid: number;
+  try {
+    pid = Number((await readFile(paths.conmonPidFile, 'utf8')).trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    // The pid could have been reused: check it is conmon, for this container.
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && cmdline[0]?.endsWith('conmon') === true && cmdline.includes(location.id);
+  } catch {
+    return false;
+  }
+}
+
+export type ReconciledState =
+  | { status: 'exited'; exit: ContainerExit }
+  | { status: 'running' | 'created' | 'paused'; pid: number; supervised: boolean };
+
+/**
+ * What is true of a container now, from the files conmon leaves and the runtime's state. Used
+ * after a reboot or a killed conmon: a container whose conmon died and whose runtime state says
+ * stopped (or is gone) has exited; with no exit file that exit is `assumed` (137). A container
+ * still running without its conmon is reported `supervised: false` (its output is no longer logged
+ * and its exit will not be recorded: the caller should stop it).
+ */
+export async function reconcileContainer(
+  location: ConmonLocation,
+  runtime: RuntimeDriver,
+  options: { cgroupsPath?: string } = {},
+): Promise<ReconciledState> {
+  const recorded = await readExit(location, options);
+  if (recorded) return { status: 'exited', exit: recorded };
+  const supervised = await isConmonAlive(location);
+  let state: Awaited<ReturnType<RuntimeDriver['state']>> | undefined;
+  try {
+    state = await runtime.state(location.id);
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'NotFoundError')) throw error;
+  }
+  if (state && state.status !== 'stopped') {
+    if (supervised || state.status !== 'creating') {
+      const status = state.status === 'creating' ? 'created' : state.status;
+      return { status, pid: state.pid, supervised };
+    }
+  }
+  if (supervised) {
+    // conmon is alive and the container stopped: the exit file is being written right now.
+    const exit = await waitForExit(location, { signal: AbortSignal.timeout(5000), ...options }).catch(
+      () => undefined,
+    );
+    if (exit) return { status: 'exited', exit };
+  }
+  let oomKilled = await fileExists(conmonPaths(location).oomFile);
+  if (!oomKilled && options.cgroupsPath) {
+    const stats = await readCgroupStats(options.cgroupsPath).catch(() => undefined);
+    oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
+  }
+  return { status: 'exited', exit: { exitCode: 137, oomKilled, source: 'assumed' } };
+}
+
+export interface StopOptions {
+  /** The signal asking the process to stop (the image's STOPSIGNAL); default SIGTERM. */
+  signal?: NodeJS.Signals | number;
+  /** How long to wait before SIGKILL; default 10 s (Docker's). 0 kills at once. */
+  timeoutMs?: number;
+  cgroupsPath?: string;
+}
+
+/**
+ * Docker's stop: send the stop signal to the init, wait up to the timeout for conmon's exit file,
+ * then SIGKILL every process of the container and wait again. Works from any process; when conmon
+ * is gone the runtime's state is polled instead and the exit is reconciled.
+ */
+export async function stopContainer(
+  location: ConmonLocation,
+  runtime: RuntimeDriver,
+  options: StopOptions = {},
+): Promise<ContainerExit> {
+  const waitOptions = options.cgroupsPath ? { cgroupsPath: options.cgroupsPath } : {};
+  const already = await readExit(location, waitOptions);
+  if (already) return already;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const waitFor = async (ms: number): Promise<ContainerExit | undefined> => {
+    if (await isConmonAlive(location)) {
+      return waitForExit(location, { ...waitOptions, signal: AbortSignal.timeout(ms) }).catch(
+        (error: unknown) => {
+          if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+            return undefined;
+          throw error;
+        },
+      );
+    }
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const state = await reconcileContainer(location, runtime, waitOptions);
+      if (state.status === 'exited') return state.exit;
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const ignoreGone = (error: unknown) => {
+    // Already gone between the check and the signal: the wait below tells how it ended.
+    if (
+      !(
+        error instanceof Error &&
+        (error.name === 'NotFoundError' || /not running|stopped/.test(error.message))
+      )
+    ) {
+      throw error;
+    }
+  };
+  if (timeoutMs > 0) {
+    await runtime.kill(location.id, options.signal ?? 'SIGTERM').catch(ignoreGone);
+    const exit = await waitFor(timeoutMs);
+    if (exit) return exit;
+  }
+  await runtime.kill(location.id, 'SIGKILL', { all: true }).catch(ignoreGone);
+  const exit = await waitFor(10_000);
+  if (!exit) {
+    throw new UnavailableError(`Cannot stop container ${location.id}: it did not exit 10 s after SIGKILL`);
+  }
+  return exit;
+}
+
+/**
+ * Removes the root-wide files conmon left for a container (its exit file and attach-socket
+ * symlink); the container's own directory is its owner's to remove.
+ */
+export async function removeConmonFiles(location: ConmonLocation): Promise<void> {
+  await rm(join(location.exitDir, location.id), { force: true });
+  await rm(join(location.socketDir, location.id), { force: true });
+}

@@ -1,0 +1,348 @@
+/**
+ * The OCI runtime driver: Wharf's one door to runc and crun. Each method is one runtime command,
+ * run with `--root` set to a state directory owned by one Wharf root, so two roots (or two test
+ * runs) never see each other's containers.
+ *
+ * The lifecycle, as the runtime spec tells it: `create` makes the container's namespaces and
+ * cgroup and leaves its init waiting; `start` runs the user's process; the process exits (or is
+ * killed) and the container is `stopped`; `delete` removes the runtime's state and cgroup.
+ * In Wharf, `create` is normally issued by conmon (see conmon.ts), which stays behind as the
+ * container's parent; the driver's own `create` is for callers that supervise themselves.
+ *
+ * Errors: a runtime that says the container does not exist becomes NotFoundError; any other
+ * failure becomes FailedPreconditionError carrying the runtime's own message.
+ *
+ * @example
+ * const driver = new OciRuntimeDriver({ name: 'runc', binary: '/usr/sbin/runc', stateDir: '/var/lib/wharf/runtime/state/runc' });
+ * await driver.kill(id, 'SIGTERM');
+ * const { status } = await driver.state(id);
+ */
+import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
+import type { RuntimeProcess, RuntimeResources, RuntimeState } from './oci-runtime-spec.ts';
+import { serializeRuntimeSpec } from './spec.ts';
+
+export type RuntimeName = 'crun' | 'runc';
+
+export interface CreateOptions {
+  /** Where the runtime writes the init's host pid. */
+  pidFile?: string;
+  /** A unix socket that receives the pty master (terminal containers). */
+  consoleSocket?: string;
+  /** The container process's stdio (it inherits the runtime's); defaults to /dev/null for all. */
+  stdio?: StdioOptions;
+}
+
+export interface ExecOptions {
+  /** Return once the process runs, leaving it to run on its own (`runtime exec --detach`). */
+  detach?: boolean;
+  /** With `detach`: where the runtime writes the process's host pid. */
+  pidFile?: string;
+  /** Attached exec: the stdio of the runtime, which the process shares. Default: pipes. */
+  stdio?: StdioOptions;
+  /** With a terminal and `detach`: the socket that receives the pty master. */
+  consoleSocket?: string;
+}
+
+/** An attached exec: the runtime process (its stdio is the exec'd process's) and its exit. */
+export interface ExecSession {
+  child: ChildProcess;
+  /** The exec'd process's exit code (128+N when killed by signal N). */
+  exitCode: Promise<number>;
+}
+
+/**
+ * What every OCI runtime Wharf drives can do. Ids are the container ids given at create;
+ * `bundle` is a directory holding config.json.
+ */
+export interface RuntimeDriver {
+  readonly name: RuntimeName;
+  /** Absolute path of the runtime binary. */
+  readonly binary: string;
+  /** The `--root` state directory. */
+  readonly stateDir: string;
+  /** Global arguments every invocation carries (for conmon's `--runtime-arg`). */
+  globalArgs(): string[];
+  create(id: string, bundle: string, options?: CreateOptions): Promise<void>;
+  start(id: string): Promise<void>;
+  state(id: string): Promise<RuntimeState>;
+  list(): Promise<RuntimeState[]>;
+  /** Signal the init (or, with `all`, every process of the container). */
+  kill(id: string, signal?: NodeJS.Signals | number, options?: { all?: boolean }): Promise<void>;
+  delete(id: string, options?: { force?: boolean }): Promise<void>;
+  exec(
+    id: string,
+    process: RuntimeProcess,
+    options: ExecOptions & { detach: true },
+  ): Promise<{ pid: number }>;
+  exec(id: string, process: RuntimeProcess, options?: ExecOptions & { detach?: false }): Promise<ExecSession>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Change limits of a live container (`runtime update --resources`). */
+  update(id: string, resources: RuntimeResources): Promise<void>;
+  /** Host pids of the container's processes. */
+  ps(id: string): Promise<number[]>;
+}
+
+export interface OciRuntimeDriverOptions {
+  name: RuntimeName;
+  binary: string;
+  stateDir: string;
+  /** Temp files (process.json of an exec); defaults to `<stateDir>/.scratch`. */
+  scratchDir?: string;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The runtime's own error text: runc's logrus `msg="..."`, crun's plain line, or JSON log lines. */
+export function runtimeErrorMessage(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const messages: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith('{')) {
+      try {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        if (entry.msg && (entry.level === undefined || entry.level === 'error' || entry.level === 'fatal')) {
+          messages.push(entry.msg);
+        }
+        continue;
+      } catch {
+        // not JSON after all: keep the raw line below
+      }
+    }
+    const logrus = /level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"/.exec(line);
+    if (logrus) messages.push(logrus[1]!.replace(/\\(.)/g, '$1'));
+    else if (!/level=(?:debug|info|warning)/.test(line)) messages.push(line);
+  }
+  return messages.join('; ') || 'no message from the runtime';
+}
+
+function signalNumber(signal: NodeJS.Signals | number): number {
+  if (typeof signal === 'number') return signal;
+  const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`).toUpperCase() as NodeJS.Signals;
+  const number = constants.signals[name];
+  if (number === undefined) throw new InvalidArgumentError(`Cannot send signal ${signal}: unknown signal`);
+  return number;
+}
+
+export class OciRuntimeDriver implements RuntimeDriver {
+  readonly name: RuntimeName;
+  readonly binary: string;
+  readonly stateDir: string;
+  #scratchDir: string;
+
+  constructor(options: OciRuntimeDriverOptions) {
+    this.name = options.name;
+    this.binary = options.binary;
+    this.stateDir = options.stateDir;
+    this.#scratchDir = options.scratchDir ?? join(options.stateDir, '.scratch');
+  }
+
+  globalArgs(): string[] {
+    return [`--root=${this.stateDir}`];
+  }
+
+  /** Global flags that send the runtime's log (its error messages) to `path` as JSON lines. */
+  logArgs(path: string): string[] {
+    return this.name === 'crun'
+      ? [`--log=file:${path}`, '--log-format=json']
+      : [`--log=${path}`, '--log-format=json'];
+  }
+
+  #isNotFound(message: string): boolean {
+    return (
+      /container does not exist|container `[^`]*` does not exist/.test(message) ||
+      (message.includes('No such file or directory') && message.includes(this.stateDir))
+    );
+  }
+
+  #fail(action: string, id: string, message: string): never {
+    if (this.#isNotFound(message)) {
+      throw new NotFoundError(`Cannot ${action} container ${id}: the ${this.name} runtime does not know it`);
+    }
+    throw new FailedPreconditionError(`Cannot ${action} container ${id}: ${this.name}: ${message}`);
+  }
+
+  #run(args: string[], input?: string): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.binary, [...this.globalArgs(), ...args], {
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
+      child.on('error', reject);
+      child.on('close', (code, signal) =>
+        resolve({
+          code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
+      );
+      if (input !== undefined) child.stdin!.end(input);
+    });
+  }
+
+  async #simple(action: string, id: string, args: string[], input?: string): Promise<RunResult> {
+    const result = await this.#run(args, input);
+    if (result.code !== 0) this.#fail(action, id, runtimeErrorMessage(result.stderr));
+    return result;
+  }
+
+  /** Runs a command whose stdio belongs to a container process; errors come through `--log`. */
+  async #runWithLog(action: string, id: string, args: string[], spawnOptions: SpawnOptions): Promise<void> {
+    await mkdir(this.#scratchDir, { recursive: true });
+    const logPath = join(this.#scratchDir, `${action}-${id}-${randomBytes(4).toString('hex')}.log`);
+    try {
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(
+          this.binary,
+          [...this.globalArgs(), ...this.logArgs(logPath), ...args],
+          spawnOptions,
+        );
+        child.on('error', reject);
+        // 'exit', not 'close': the container's init keeps the stdio we gave it open.
+        child.on('exit', (code, signal) =>
+          resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+        );
+      });
+      if (code !== 0) {
+        const log = await readFile(logPath, 'utf8').catch(() => '');
+        this.#fail(action, id, runtimeErrorMessage(log));
+      }
+    } finally {
+      await rm(logPath, { force: true });
+    }
+  }
+
+  async create(id: string, bundle: string, options: CreateOptions = {}): Promise<void> {
+    const args = ['create', '--bundle', bundle];
+    if (options.pidFile) args.push('--pid-file', options.pidFile);
+    if (options.consoleSocket) args.push('--console-socket', options.consoleSocket);
+    args.push(id);
+    await this.#runWithLog('create', id, args, { stdio: options.stdio ?? 'ignore' });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.#simple('start', id, ['start', id]);
+  }
+
+  async state(id: string): Promise<RuntimeState> {
+    const { stdout } = await this.#simple('inspect', id, ['state', id]);
+    return JSON.parse(stdout) as RuntimeState;
+  }
+
+  async list(): Promise<RuntimeState[]> {
+    const result = await this.#run(['list', '--format', 'json']);
+    if (result.code !== 0) {
+      throw new FailedPreconditionError(
+        `Cannot list containers: ${this.name}: ${runtimeErrorMessage(result.stderr)}`,
+      );
+    }
+    const text = result.stdout.trim();
+    return text === '' || text === 'null' ? [] : (JSON.parse(text) as RuntimeState[]);
+  }
+
+  async kill(
+    id: string,
+    signal: NodeJS.Signals | number = 'SIGTERM',
+    options: { all?: boolean } = {},
+  ): Promise<void> {
+    const args = ['kill'];
+    if (options.all) args.push('--all');
+    args.push(id, String(signalNumber(signal)));
+    await this.#simple('kill', id, args);
+  }
+
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.#simple('delete', id, options.force ? ['delete', '--force', id] : ['delete', id]);
+  }
+
+  exec(
+    id: string,
+    process: RuntimeProcess,
+    options: ExecOptions & { detach: true },
+  ): Promise<{ pid: number }>;
+  exec(id: string, process: RuntimeProcess, options?: ExecOptions & { detach?: false }): Promise<ExecSession>;
+  async exec(
+    id: string,
+    process: RuntimeProcess,
+    options: ExecOptions = {},
+  ): Promise<{ pid: number } | ExecSession> {
+    await mkdir(this.#scratchDir, { recursive: true });
+    const processFile = join(this.#scratchDir, `exec-${id}-${randomBytes(6).toString('hex')}.json`);
+    await writeFile(processFile, serializeRuntimeSpec(process), { mode: 0o600 });
+    const args = ['exec', '--process', processFile];
+    if (options.consoleSocket) args.push('--console-socket', options.consoleSocket);
+    if (options.detach) {
+      const pidFile =
+        options.pidFile ?? join(this.#scratchDir, `exec-${id}-${randomBytes(6).toString('hex')}.pid`);
+      try {
+        await this.#runWithLog('exec in', id, [...args, '--detach', '--pid-file', pidFile, id], {
+          stdio: 'ignore',
+        });
+        return { pid: Number((await readFile(pidFile, 'utf8')).trim()) };
+      } finally {
+        await rm(processFile, { force: true });
+        if (!options.pidFile) await rm(pidFile, { force: true });
+      }
+    }
+    const logPath = `${processFile}.log`;
+    const child = spawn(this.binary, [...this.globalArgs(), ...this.logArgs(logPath), ...args, id], {
+      stdio: options.stdio ?? 'pipe',
+    });
+    const exitCode = new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code, signal) =>
+        resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+      );
+    }).then(
+      async (code) => {
+        // runc and crun exit with the process's status, or 1 with a log entry when exec itself failed
+        // (a status of 1 from the process leaves the log without an error).
+        const log = code !== 0 ? await readFile(logPath, 'utf8').catch(() => '') : '';
+        await rm(processFile, { force: true });
+        await rm(logPath, { force: true });
+        if (log.trim() !== '' && /"level":"(error|fatal)"/.test(log))
+          this.#fail('exec in', id, runtimeErrorMessage(log));
+        return code;
+      },
+      async (error: unknown) => {
+        await rm(processFile, { force: true });
+        await rm(logPath, { force: true });
+        throw error;
+      },
+    );
+    return { child, exitCode };
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.#simple('pause', id, ['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.#simple('resume', id, ['resume', id]);
+  }
+
+  async update(id: string, resources: RuntimeResources): Promise<void> {
+    await this.#simple('update', id, ['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
+  async ps(id: string): Promise<number[]> {
+    const { stdout } = await this.#simple('list the processes of', id, ['ps', '--format', 'json', id]);
+    const text = stdout.trim();
+    return text === '' || text === 'null' ? [] : (JSON.parse(text) as number[]);
+  }
+}
