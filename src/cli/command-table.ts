@@ -14,9 +14,32 @@ export interface CommandModule {
 type Loader = () => Promise<CommandModule>;
 
 const dockerfile: Loader = () => import('./commands/dockerfile.ts');
+const imageTransfer: Loader = () => import('./commands/image-transfer.ts');
+const images: Loader = () => import('./commands/images.ts');
+const inspect: Loader = () => import('./commands/inspect.ts');
+const system: Loader = () => import('./commands/system.ts');
 const version: Loader = () => import('./commands/version.ts');
+const pull: Loader = () => import('./commands/pull.ts');
+const push: Loader = () => import('./commands/push.ts');
+const login: Loader = () => import('./commands/login.ts');
+const search: Loader = () => import('./commands/search.ts');
 
 export const COMMAND_TABLE: Record<string, Loader> = {
   dockerfile,
+  import: imageTransfer,
+  load: imageTransfer,
+  save: imageTransfer,
+  tag: imageTransfer,
+  image: images,
+  images,
+  history: images,
+  rmi: images,
+  inspect,
+  system,
   version,
+  pull,
+  push,
+  login,
+  logout: login,
+  search,
 };

@@ -78,3 +78,13 @@ export function encodedOf(digest: Digest | string): string {
 export function algorithmOf(digest: Digest): DigestAlgorithm {
   return digest.slice(0, digest.indexOf(':')) as DigestAlgorithm;
 }
+
+/**
+ * True when `data` hashes to `expected` (with `expected`'s algorithm).
+ *
+ * @example
+ * verifyBytes(Buffer.from('{}'), 'sha256:44136fa…'); // true
+ */
+export function verifyBytes(data: Uint8Array | string, expected: Digest): boolean {
+  return digestBytes(data, algorithmOf(expected)) === expected;
+}
