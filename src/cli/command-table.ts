@@ -19,10 +19,6 @@ const images: Loader = () => import('./commands/images.ts');
 const inspect: Loader = () => import('./commands/inspect.ts');
 const system: Loader = () => import('./commands/system.ts');
 const version: Loader = () => import('./commands/version.ts');
-const pull: Loader = () => import('./commands/pull.ts');
-const push: Loader = () => import('./commands/push.ts');
-const login: Loader = () => import('./commands/login.ts');
-const search: Loader = () => import('./commands/search.ts');
 
 export const COMMAND_TABLE: Record<string, Loader> = {
   dockerfile,
@@ -37,9 +33,4 @@ export const COMMAND_TABLE: Record<string, Loader> = {
   inspect,
   system,
   version,
-  pull,
-  push,
-  login,
-  logout: login,
-  search,
 };
