@@ -3,8 +3,9 @@
 // every start costs tens of ms); native or worker-based ones (better-sqlite3, pino) and the big
 // servers stay external. Builds into a temp directory and renames it over dist/, so a test running
 // the binary never sees a half-written dist/.
-import { build } from 'esbuild';
+
 import { chmod, rename, rm } from 'node:fs/promises';
+import { build } from 'esbuild';
 
 const temp = `dist.tmp-${process.pid}`;
 await build({
