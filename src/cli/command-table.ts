@@ -14,6 +14,7 @@ export interface CommandModule {
 type Loader = () => Promise<CommandModule>;
 
 const dockerfile: Loader = () => import('./commands/dockerfile.ts');
+const registry: Loader = () => import('./commands/registry.ts');
 const imageTransfer: Loader = () => import('./commands/image-transfer.ts');
 const images: Loader = () => import('./commands/images.ts');
 const inspect: Loader = () => import('./commands/inspect.ts');
@@ -22,6 +23,7 @@ const version: Loader = () => import('./commands/version.ts');
 
 export const COMMAND_TABLE: Record<string, Loader> = {
   dockerfile,
+  registry,
   import: imageTransfer,
   load: imageTransfer,
   save: imageTransfer,

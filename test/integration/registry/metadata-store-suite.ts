@@ -1,0 +1,179 @@
+/**
+ * The MetadataStore conformance suite (src/registry/metadata/metadata-store.ts): what every
+ * implementation (SQLite now, PostgreSQL later) must do, each operation atomic.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { Digest } from '../../../src/oci/digest.ts';
+import type { ManifestRecord, MetadataStore } from '../../../src/registry/metadata/metadata-store.ts';
+
+export interface StoreFixture {
+  store: MetadataStore;
+  dispose(): Promise<void>;
+}
+
+const d = (seed: string): Digest => `sha256:${createHash('sha256').update(seed).digest('hex')}`;
+const manifest = (seed: string, extra: Partial<ManifestRecord> = {}): ManifestRecord => ({
+  digest: d(seed),
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  size: 100,
+  ...extra,
+});
+
+export function metadataStoreSuite(name: string, create: () => Promise<StoreFixture>): void {
+  const withStore = (fn: (store: MetadataStore) => Promise<void>) => async () => {
+    const fixture = await create();
+    try {
+      await fn(fixture.store);
+    } finally {
+      await fixture.dispose();
+    }
+  };
+
+  describe(`MetadataStore conformance: ${name}`, () => {
+    it(
+      'links blobs per repository and mounts stored ones',
+      withStore(async (store) => {
+        await store.linkBlob('a', { digest: d('x'), size: 5 });
+        assert.deepEqual(await store.getBlob('a', d('x')), { digest: d('x'), size: 5 });
+        assert.equal(await store.getBlob('b', d('x')), undefined);
+        assert.deepEqual(await store.findBlob(d('x')), { digest: d('x'), size: 5 });
+        assert.deepEqual(await store.mountBlob('b', d('x')), { digest: d('x'), size: 5 });
+        assert.deepEqual(await store.getBlob('b', d('x')), { digest: d('x'), size: 5 });
+        assert.equal(await store.mountBlob('b', d('unknown')), undefined);
+      }),
+    );
+
+    it(
+      'reports a blob orphaned only when its last link goes and nothing references it',
+      withStore(async (store) => {
+        await store.linkBlob('a', { digest: d('x'), size: 5 });
+        await store.linkBlob('b', { digest: d('x'), size: 5 });
+        assert.deepEqual(await store.unlinkBlob('a', d('x')), { deleted: true, orphaned: false });
+        assert.deepEqual(await store.unlinkBlob('a', d('x')), { deleted: false, orphaned: false });
+        assert.deepEqual(await store.unlinkBlob('b', d('x')), { deleted: true, orphaned: true });
+        assert.equal(await store.findBlob(d('x')), undefined);
+        // referenced by a manifest: kept
+        await store.linkBlob('c', { digest: d('y'), size: 5 });
+        assert.deepEqual(
+          await store.putManifest({
+            repository: 'c',
+            manifest: manifest('m'),
+            blobs: [d('y')],
+            manifests: [],
+            tags: [],
+          }),
+          { ok: true },
+        );
+        assert.deepEqual(await store.unlinkBlob('c', d('y')), { deleted: true, orphaned: false });
+        assert.equal(await store.isReferenced(d('y')), true);
+      }),
+    );
+
+    it(
+      'refuses a manifest with missing references and inserts nothing',
+      withStore(async (store) => {
+        await store.linkBlob('a', { digest: d('config'), size: 5 });
+        const result = await store.putManifest({
+          repository: 'a',
+          manifest: manifest('m'),
+          blobs: [d('config'), d('layer')],
+          manifests: [d('child')],
+          tags: ['latest'],
+        });
+        assert.deepEqual(result, {
+          ok: false,
+          missing: [
+            { digest: d('layer'), kind: 'blob' },
+            { digest: d('child'), kind: 'manifest' },
+          ],
+        });
+        assert.equal(await store.getManifest('a', { tag: 'latest' }), undefined);
+        assert.equal(await store.getManifest('a', { digest: d('m') }), undefined);
+        assert.equal(await store.findBlob(d('m')), undefined);
+      }),
+    );
+
+    it(
+      'stores manifests with tags, subjects, artifact types and annotations',
+      withStore(async (store) => {
+        const record = manifest('m', { artifactType: 'x/y', subject: d('s'), annotations: { a: 'b' } });
+        assert.deepEqual(
+          await store.putManifest({
+            repository: 'a',
+            manifest: record,
+            blobs: [],
+            manifests: [],
+            tags: ['t1', 't2'],
+          }),
+          { ok: true },
+        );
+        assert.deepEqual(await store.getManifest('a', { tag: 't1' }), record);
+        assert.deepEqual(await store.getManifest('a', { digest: d('m') }), record);
+        assert.deepEqual(await store.listTags('a'), ['t1', 't2']);
+        assert.deepEqual(await store.listReferrers('a', d('s')), [record]);
+        assert.deepEqual(await store.listReferrers('a', d('s'), 'x/y'), [record]);
+        assert.deepEqual(await store.listReferrers('a', d('s'), 'other'), []);
+        assert.deepEqual(await store.listReferrers('b', d('s')), []);
+        // index referencing it
+        const index = manifest('i', { mediaType: 'application/vnd.oci.image.index.v1+json' });
+        assert.deepEqual(
+          await store.putManifest({
+            repository: 'a',
+            manifest: index,
+            blobs: [],
+            manifests: [d('m')],
+            tags: ['t1'],
+          }),
+          { ok: true },
+        );
+        assert.deepEqual(await store.getManifest('a', { tag: 't1' }), index, 'a tag moves');
+      }),
+    );
+
+    it(
+      'deletes tags and manifests (with their tags); pages tags and repositories',
+      withStore(async (store) => {
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('m'),
+          blobs: [],
+          manifests: [],
+          tags: ['c', 'a', 'b'],
+        });
+        assert.deepEqual(await store.listTags('a', { limit: 2 }), ['a', 'b']);
+        assert.deepEqual(await store.listTags('a', { after: 'a' }), ['b', 'c']);
+        assert.equal(await store.listTags('missing'), undefined);
+        assert.equal(await store.deleteTag('a', 'b'), true);
+        assert.equal(await store.deleteTag('a', 'b'), false);
+        assert.deepEqual(await store.deleteManifest('a', d('m')), { deleted: true, orphaned: true });
+        assert.deepEqual(await store.listTags('a'), []);
+        assert.deepEqual(await store.deleteManifest('a', d('m')), { deleted: false, orphaned: false });
+        await store.linkBlob('r2', { digest: d('x'), size: 1 });
+        await store.linkBlob('r1', { digest: d('x'), size: 1 });
+        assert.deepEqual(await store.listRepositories(), ['r1', 'r2'], 'repositories with content only');
+        assert.deepEqual(await store.listRepositories({ after: 'r1', limit: 5 }), ['r2']);
+      }),
+    );
+
+    it(
+      'records upload sessions',
+      withStore(async (store) => {
+        const startedAt = new Date(1_700_000_000_000);
+        await store.createUpload({ id: 'u1', repository: 'a', startedAt });
+        await store.createUpload({ id: 'u2', repository: 'b', startedAt, algorithm: 'sha512' });
+        assert.deepEqual(await store.getUpload('u1'), { id: 'u1', repository: 'a', startedAt });
+        assert.deepEqual(await store.getUpload('u2'), {
+          id: 'u2',
+          repository: 'b',
+          startedAt,
+          algorithm: 'sha512',
+        });
+        assert.equal((await store.listUploads()).length, 2);
+        await store.deleteUpload('u1');
+        assert.equal(await store.getUpload('u1'), undefined);
+      }),
+    );
+  });
+}
