@@ -19,6 +19,7 @@ const imageTransfer: Loader = () => import('./commands/image-transfer.ts');
 const images: Loader = () => import('./commands/images.ts');
 const inspect: Loader = () => import('./commands/inspect.ts');
 const system: Loader = () => import('./commands/system.ts');
+const network: Loader = () => import('./commands/network.ts');
 const version: Loader = () => import('./commands/version.ts');
 
 export const COMMAND_TABLE: Record<string, Loader> = {
@@ -34,5 +35,7 @@ export const COMMAND_TABLE: Record<string, Loader> = {
   rmi: images,
   inspect,
   system,
+  network,
+  port: network,
   version,
 };
