@@ -202,7 +202,9 @@ export async function saveImages(
     }
     pack.finalize();
   };
-  pack.pipe(out);
+  // A reader that leaves early (an Engine API client disconnecting) destroys `out`, and streamx
+  // then destroys `pack` with an error: the callback makes that error handled, not fatal.
+  pack.pipe(out, () => {});
   write().catch((error: unknown) => {
     pack.destroy(error as Error);
     out.destroy(error as Error);

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { diskUsageFormat, renderDiskUsage } from '../format/disk-usage.ts';
 import { parseFormat, TABLE_FORMAT, templateText } from '../format/formatter.ts';
+import { registerSystemService } from './system-service.ts';
 
 export function register(program: Command, context: CliContext): void {
   const system = program.command('system').description('Manage Wharf');
@@ -33,4 +34,5 @@ export function register(program: Command, context: CliContext): void {
         ),
       );
     });
+  registerSystemService(system, context);
 }
