@@ -19,8 +19,19 @@ const imageTransfer: Loader = () => import('./commands/image-transfer.ts');
 const images: Loader = () => import('./commands/images.ts');
 const inspect: Loader = () => import('./commands/inspect.ts');
 const system: Loader = () => import('./commands/system.ts');
-const network: Loader = () => import('./commands/network.ts');
 const version: Loader = () => import('./commands/version.ts');
+const build: Loader = () => import('./commands/build.ts');
+const builder: Loader = () => import('./commands/builder.ts');
+const pull: Loader = () => import('./commands/pull.ts');
+const push: Loader = () => import('./commands/push.ts');
+const login: Loader = () => import('./commands/login.ts');
+const search: Loader = () => import('./commands/search.ts');
+const run: Loader = () => import('./commands/run.ts');
+const container: Loader = () => import('./commands/container.ts');
+const events: Loader = () => import('./commands/events.ts');
+const network: Loader = () => import('./commands/network.ts');
+const volume: Loader = () => import('./commands/volume.ts');
+const containerFs: Loader = () => import('./commands/container-fs.ts');
 
 export const COMMAND_TABLE: Record<string, Loader> = {
   dockerfile,
@@ -35,7 +46,39 @@ export const COMMAND_TABLE: Record<string, Loader> = {
   rmi: images,
   inspect,
   system,
+  version,
+  build,
+  builder,
+  pull,
+  push,
+  login,
+  logout: login,
+  search,
+  run,
+  create: run,
+  container,
+  start: container,
+  stop: container,
+  restart: container,
+  kill: container,
+  rm: container,
+  ps: container,
+  logs: container,
+  exec: container,
+  attach: container,
+  wait: container,
+  top: container,
+  stats: container,
+  pause: container,
+  unpause: container,
+  rename: container,
+  update: container,
+  events,
   network,
   port: network,
-  version,
+  volume,
+  cp: containerFs,
+  diff: containerFs,
+  commit: containerFs,
+  export: containerFs,
 };

@@ -15,6 +15,7 @@
  *   engine.close();
  * }
  */
+import { CONTAINER_MIGRATIONS, ContainerRecords } from '../container/container-records.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
 import { ImageStore, type ImageStoreOptions } from '../image/image-store.ts';
 import { SqliteContentReferences } from '../metadata/content-references.ts';
@@ -62,7 +63,9 @@ export class LocalEngine implements Disposable {
 }
 
 export async function openLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
-  const db = openMetadataDatabase(options.root, options.migrations ? { migrations: options.migrations } : {});
+  const db = openMetadataDatabase(options.root, {
+    migrations: [...CONTAINER_MIGRATIONS, ...(options.migrations ?? [])],
+  });
   try {
     const leases = new LeaseStore(db);
     const content = await LocalContentStore.open(options.root, new SqliteContentReferences(db, leases));
@@ -70,7 +73,7 @@ export async function openLocalEngine(options: LocalEngineOptions): Promise<Loca
       db,
       content,
       leases,
-      ...(options.containersUsing ? { containersUsing: options.containersUsing } : {}),
+      containersUsing: options.containersUsing ?? ((imageId) => new ContainerRecords(db).usingImage(imageId)),
     });
     return new LocalEngine({ root: options.root, db, leases, content, images: new ImageService(store) });
   } catch (error) {

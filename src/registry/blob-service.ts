@@ -2,8 +2,10 @@
  * Blobs of repositories: the content-addressed bytes in the StorageDriver joined with the
  * metadata's links. A blob becomes visible in a repository in exactly one way: its verified
  * bytes are at their final path first, then the metadata links them (`commit`); it disappears the
- * other way round (`delete`: the row first, then, if nothing else uses them, the bytes). Both hold
- * the digest's lock, so a delete never removes bytes a concurrent commit has just linked.
+ * other way round (`delete`: the row first, then, if nothing else uses them, the bytes). Across
+ * processes (a `wharf registry gc` next to the server) the metadata keeps them apart: a commit
+ * pins the digest before it places bytes and a delete leaves a tombstone until the bytes are gone
+ * (`blob-pins.ts`); within the server the digest's lock also orders them.
  *
  * @example
  * const blob = await blobs.stat('library/alpine', digest);
@@ -12,6 +14,7 @@
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../errors/index.ts';
 import type { Digest } from '../oci/digest.ts';
+import { pinWhenFree, removeTombstoned } from './blob-pins.ts';
 import { crashPoint } from './crash-points.ts';
 import { RegistryError } from './errcode.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -54,32 +57,59 @@ export class BlobService {
 
   /**
    * Makes the verified, durable bytes at `sourcePath` the blob `digest` of `repository`. When the
-   * registry already stores those bytes the source is simply dropped.
+   * registry already stores those bytes the source is simply dropped. With `upload`, the session
+   * ends in the same transaction that links the blob (and must still exist).
    */
-  async commit(repository: string, blob: BlobRecord, sourcePath: string): Promise<void> {
+  async commit(repository: string, blob: BlobRecord, sourcePath: string, upload?: string): Promise<void> {
     await this.#locks.run(blob.digest, async () => {
-      const known = await this.#metadata.findBlob(blob.digest);
-      if (known) {
-        await this.#metadata.linkBlob(repository, known);
-        crashPoint('commit.after-row');
-        await this.#driver.delete(sourcePath);
-        return;
+      // Bytes already stored (a layer another repository has): one transaction links them.
+      if (await this.#metadata.findBlob(blob.digest)) {
+        const linked = await this.#metadata.linkRecorded(repository, blob.digest, upload ? { upload } : {});
+        if (linked === 'upload-unknown') throw uploadEnded(upload);
+        if (linked === 'linked') {
+          crashPoint('commit.after-row');
+          await this.#driver.delete(sourcePath);
+          return;
+        }
       }
-      crashPoint('commit.before-move');
-      await this.#driver.move(sourcePath, pathFor({ kind: 'blob', digest: blob.digest }));
-      crashPoint('commit.after-move');
-      await this.#metadata.linkBlob(repository, blob);
-      crashPoint('commit.after-row');
+      const pin = await pinWhenFree(this.#metadata, this.#driver, blob.digest, upload ? { upload } : {});
+      let linked = false;
+      try {
+        if (!pin.known) {
+          crashPoint('commit.before-move');
+          await this.#driver.move(sourcePath, pathFor({ kind: 'blob', digest: blob.digest }));
+          crashPoint('commit.after-move');
+        }
+        const options = upload ? { pin: pin.id, upload } : { pin: pin.id };
+        await this.#metadata.linkBlob(repository, blob, options);
+        linked = true;
+        crashPoint('commit.after-row');
+      } finally {
+        if (!linked && (await this.#metadata.releasePin(pin.id, { discard: !pin.known }))) {
+          await removeTombstoned(this.#metadata, this.#driver, blob.digest);
+        }
+      }
+      if (pin.known) await this.#driver.delete(sourcePath);
     });
   }
 
   /**
-   * Cross-repository mount: links a blob `from` holds (or, without `from`, any stored blob) into
-   * `repository`. Undefined when it cannot (the caller then opens an upload session).
+   * Cross-repository mount: links a blob `from` holds (or, without `from`, any stored blob, or
+   * under access control one that a repository of `visibleProjects` links) into `repository`.
+   * Undefined when it cannot (the caller then opens an upload session).
    */
-  async mount(repository: string, digest: Digest, from: string | undefined): Promise<BlobRecord | undefined> {
+  async mount(
+    repository: string,
+    digest: Digest,
+    from: string | undefined,
+    visibleProjects?: readonly string[],
+  ): Promise<BlobRecord | undefined> {
     if (from !== undefined && !(await this.#metadata.getBlob(from, digest))) return undefined;
-    const mounted = await this.#metadata.mountBlob(repository, digest);
+    const mounted = await this.#metadata.mountBlob(
+      repository,
+      digest,
+      from === undefined && visibleProjects !== undefined ? { visibleProjects } : {},
+    );
     if (mounted) crashPoint('mount.after-row');
     return mounted;
   }
@@ -90,10 +120,17 @@ export class BlobService {
       const result = await this.#metadata.unlinkBlob(repository, digest);
       crashPoint('blob-delete.after-row');
       if (result.orphaned) {
-        await this.#driver.delete(pathFor({ kind: 'blob', digest }));
+        await removeTombstoned(this.#metadata, this.#driver, digest);
         crashPoint('blob-delete.after-remove');
       }
       return result.deleted;
     });
   }
+}
+
+function uploadEnded(upload: string | undefined): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', {
+    message: 'the upload session ended before it was committed (cancelled or collected)',
+    detail: { uuid: upload },
+  });
 }

@@ -7,7 +7,9 @@
  *     "addr": "127.0.0.1:5000",
  *     "storage": "/var/lib/wharf/registry",
  *     "log": { "level": "info" },
- *     "uploads": { "maxAgeHours": 168 }
+ *     "uploads": { "maxAgeHours": 168 },
+ *     "auth": { "htpasswd": "/etc/wharf/htpasswd", "service": "wharf-registry", "realm": "https://reg.example/token" },
+ *     "gc": { "interval": "24h", "grace": "1h", "deleteUntagged": false }
  *   }
  *
  * @example
@@ -26,6 +28,20 @@ export const RegistryConfigSchema = z.strictObject({
   storage: z.string().min(1).optional(),
   log: z.strictObject({ level: LogLevel.optional() }).optional(),
   uploads: z.strictObject({ maxAgeHours: z.number().positive().optional() }).optional(),
+  auth: z
+    .strictObject({
+      htpasswd: z.string().min(1).optional(),
+      service: z.string().min(1).optional(),
+      realm: z.url().optional(),
+    })
+    .optional(),
+  gc: z
+    .strictObject({
+      interval: z.string().optional(),
+      grace: z.string().optional(),
+      deleteUntagged: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;

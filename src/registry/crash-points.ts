@@ -37,7 +37,10 @@ export const CRASH_POINTS = [
   'recovery.mid-sweep',
 ] as const;
 
-export type CrashPointName = (typeof CRASH_POINTS)[number];
+/** Crash points of the garbage collector (its own kill test runs them; the push crash test does not). */
+export const GC_CRASH_POINTS = ['gc.after-review', 'gc.after-unlink', 'gc.mid-uploads'] as const;
+
+export type CrashPointName = (typeof CRASH_POINTS)[number] | (typeof GC_CRASH_POINTS)[number];
 
 /** Kills the process with SIGKILL when this point is the armed one (and its count is reached). */
 export function crashPoint(name: CrashPointName): void {

@@ -1,9 +1,12 @@
 /**
  * Manifests of repositories: validation of pushed manifests (through `parseManifest` of the OCI
  * model), their references, subjects and tags, and the payload bytes. A manifest's exact bytes are
- * stored as a blob (`putContent`, atomic and durable) before the metadata transaction that checks
- * its references and inserts it with its tags; a crash between the two leaves unreferenced bytes,
- * never a visible manifest whose payload is missing.
+ * stored as a blob (`putContent`, atomic and durable, under a pin: `blob-pins.ts`) before the
+ * metadata transaction that checks its references and inserts it with its tags; a crash between
+ * the two leaves unreferenced bytes (and a pin the next start turns into a GC candidate), never a
+ * visible manifest whose payload is missing. The reference check runs in the same transaction as
+ * the collector's deletions are decided in, so a manifest naming a blob that a GC has just taken is
+ * refused with MANIFEST_BLOB_UNKNOWN, never accepted over missing bytes.
  *
  * Hot manifests are served from a small in-memory cache keyed by digest: content-addressed bytes
  * never change, so the cache never needs invalidating, only bounding.
@@ -18,6 +21,7 @@ import { embeddedData } from '../oci/descriptor.ts';
 import { algorithmOf, type Digest, digestBytes } from '../oci/digest.ts';
 import { ManifestError, type ParsedManifest, parseManifest } from '../oci/manifest.ts';
 import { baseMediaType, MediaType } from '../oci/media-types.ts';
+import { pinWhenFree, removeTombstoned } from './blob-pins.ts';
 import { crashPoint } from './crash-points.ts';
 import { RegistryError, RegistryErrors } from './errcode.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -161,34 +165,41 @@ export class ManifestService {
     const description = describeManifest(bytes, contentType, digest);
     const tags = unique(['tag' in reference ? [reference.tag] : [], extraTags].flat());
     await this.#locks.run(digest, async () => {
-      const stored = await this.#metadata.findBlob(digest);
-      if (!stored) {
-        crashPoint('manifest.before-payload');
-        await this.#driver.putContent(pathFor({ kind: 'blob', digest }), bytes);
-        crashPoint('manifest.after-payload');
-      }
-      const result = await this.#metadata.putManifest({
-        repository,
-        manifest: description.record,
-        blobs: description.blobs,
-        manifests: description.manifests,
-        tags,
-      });
-      if (!result.ok) {
-        if (!stored && !(await this.#metadata.isReferenced(digest))) {
-          await this.#driver.delete(pathFor({ kind: 'blob', digest }));
+      const pin = await pinWhenFree(this.#metadata, this.#driver, digest);
+      let recorded = false;
+      try {
+        if (!pin.known) {
+          crashPoint('manifest.before-payload');
+          await this.#driver.putContent(pathFor({ kind: 'blob', digest }), bytes);
+          crashPoint('manifest.after-payload');
         }
-        throw new RegistryErrors(
-          result.missing.map(
-            (missing) =>
-              new RegistryError('MANIFEST_BLOB_UNKNOWN', {
-                message: `manifest references ${missing.kind === 'blob' ? 'a blob' : 'a manifest'} unknown to the repository`,
-                detail: { digest: missing.digest },
-              }),
-          ),
-        );
+        const result = await this.#metadata.putManifest({
+          repository,
+          manifest: description.record,
+          blobs: description.blobs,
+          manifests: description.manifests,
+          tags,
+          pin: pin.id,
+        });
+        if (!result.ok) {
+          throw new RegistryErrors(
+            result.missing.map(
+              (missing) =>
+                new RegistryError('MANIFEST_BLOB_UNKNOWN', {
+                  message: `manifest references ${missing.kind === 'blob' ? 'a blob' : 'a manifest'} unknown to the repository`,
+                  detail: { digest: missing.digest },
+                }),
+            ),
+          );
+        }
+        recorded = true;
+        crashPoint('manifest.after-row');
+      } finally {
+        // Refused (or failed): the payload placed for it goes unless something else records it.
+        if (!recorded && (await this.#metadata.releasePin(pin.id, { discard: !pin.known }))) {
+          await removeTombstoned(this.#metadata, this.#driver, digest);
+        }
       }
-      crashPoint('manifest.after-row');
     });
     this.#remember(digest, bytes);
     return { record: description.record, tags };
@@ -222,7 +233,7 @@ export class ManifestService {
       crashPoint('manifest-delete.after-row');
       if (result.orphaned) {
         this.#forget(digest);
-        await this.#driver.delete(pathFor({ kind: 'blob', digest }));
+        await removeTombstoned(this.#metadata, this.#driver, digest);
       }
       return result.deleted;
     });

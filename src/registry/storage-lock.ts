@@ -36,7 +36,7 @@ export async function acquireStorageLock(dir: string): Promise<StorageLock> {
       if (!isErrno(error, 'EEXIST')) throw error;
     }
     const owner = await readPid(path);
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+    if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) {
       throw new ConflictError(
         `Cannot use registry storage ${dir}: another registry server (pid ${owner}) is serving it`,
       );
@@ -55,7 +55,8 @@ async function readPid(path: string): Promise<number | undefined> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this machine (EPERM: it exists, not ours to signal). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

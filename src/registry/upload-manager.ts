@@ -132,7 +132,16 @@ export class UploadManager {
         });
       }
       const blob: BlobRecord = { digest, size: session.size };
-      await this.#blobs.commit(repository, blob, pathFor({ kind: 'upload-data', id }));
+      try {
+        await this.#blobs.commit(repository, blob, pathFor({ kind: 'upload-data', id }), id);
+      } catch (error) {
+        // The session was collected or cancelled under us: forget it and what we wrote since.
+        if (error instanceof RegistryError && error.code === 'BLOB_UPLOAD_UNKNOWN') {
+          this.#sessions.delete(id);
+          await this.#driver.delete(pathFor({ kind: 'upload', id }));
+        }
+        throw error;
+      }
       await this.#remove(session.record);
       crashPoint('commit.after-cleanup');
       return blob;
@@ -225,6 +234,11 @@ export class UploadManager {
     return report;
   }
 
+  /** Whether this process is serving a request on the session right now (the collector leaves it be). */
+  isBusy(id: string): boolean {
+    return this.#locks.isHeld(id);
+  }
+
   /** Removes sessions idle since before `maxAgeMs` (periodic clean-up of abandoned uploads). */
   async purgeExpired(maxAgeMs: number): Promise<number> {
     const now = Date.now();
@@ -243,7 +257,10 @@ export class UploadManager {
     const live = this.#sessions.get(id);
     if (live) {
       if (live.record.repository !== repository) throw unknown();
-      return live;
+      // A collector (maybe in another process) may have ended an idle session: the row says.
+      if (await this.#metadata.getUpload(id)) return live;
+      this.#sessions.delete(id);
+      throw unknown();
     }
     const record = await this.#metadata.getUpload(id);
     if (!record || record.repository !== repository) throw unknown();

@@ -17,6 +17,7 @@ import { imageInspectView } from '../format/image-inspect-view.ts';
 import { IMAGE_HEADER, imageListFormat, imageRows } from '../format/image-rows.ts';
 import { type InspectResult, writeInspect } from '../format/inspect-writer.ts';
 import { humanSize } from '../format/units.ts';
+import { registerImageDiffSubcommand } from './image-diff.ts';
 import { registerImageSubcommands } from './image-transfer.ts';
 
 /** Subcommands of `image`: a name that matches none of them is probably a mistyped `image` verb. */
@@ -228,4 +229,5 @@ export function register(program: Command, context: CliContext): void {
   addRemove(image, 'rm', context, ['remove', 'rmi']);
   addPrune(image, context);
   registerImageSubcommands(image, context);
+  registerImageDiffSubcommand(image, context);
 }

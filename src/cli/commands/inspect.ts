@@ -11,6 +11,7 @@ import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { type InspectResult, writeInspect } from '../format/inspect-writer.ts';
+import { inspectContainer } from './container-common.ts';
 import { inspectImage } from './images.ts';
 
 /** One kind of object `inspect` can find. */
@@ -24,7 +25,10 @@ export interface InspectTarget {
 }
 
 /** The kinds `inspect` looks through, in order. Containers go first once they exist. */
-export const INSPECT_TARGETS: InspectTarget[] = [{ type: 'image', find: inspectImage }];
+export const INSPECT_TARGETS: InspectTarget[] = [
+  { type: 'container', sizeSupported: true, find: inspectContainer },
+  { type: 'image', find: inspectImage },
+];
 
 /** Docker's list of types, for its error message. */
 const ALL_TYPES = [

@@ -19,6 +19,7 @@ import { MANIFEST_SIZE_LIMIT, type ManifestService } from '../manifest-service.t
 import type { MetadataStore } from '../metadata/metadata-store.ts';
 import { type ChunkRange, rangeHeader, type UploadManager, uploadLocation } from '../upload-manager.ts';
 import { acceptsMediaType } from './accept.ts';
+import type { AccessGrant } from './access.ts';
 import { parseContentRange, parseRangeHeader } from './ranges.ts';
 import { checkDigest, checkName, checkTag, type Route } from './route.ts';
 
@@ -35,6 +36,7 @@ type Handler<K extends Route['kind']> = (
   route: RouteOf<K>,
   request: FastifyRequest,
   reply: FastifyReply,
+  grant: AccessGrant,
 ) => Promise<unknown>;
 
 /** The most tags or repositories one list answer holds; larger `n` get this many and a `Link`. */
@@ -195,14 +197,17 @@ const blob: Handler<'blob'> = async (context, route, request, reply) => {
 
 // --- end-4, end-11: starting uploads, single-POST uploads, mounts ------------------------------
 
-const uploads: Handler<'uploads'> = async (context, route, request, reply) => {
+const uploads: Handler<'uploads'> = async (context, route, request, reply, grant) => {
   const query = queryOf(request);
   const mount = param(query, 'mount');
   if (mount !== undefined) {
     const digest = checkDigest(mount);
     const fromParam = param(query, 'from');
     const from = fromParam === undefined || fromParam === '' ? undefined : checkName(fromParam);
-    const mounted = await context.blobs.mount(route.name, digest, from);
+    // A source the caller may not read is treated as unknown: an ordinary upload instead (as distribution).
+    const readable = from === undefined || (await grant.canPull(from));
+    const visible = from === undefined ? await grant.visibleProjects() : undefined;
+    const mounted = readable ? await context.blobs.mount(route.name, digest, from, visible) : undefined;
     if (mounted) {
       return reply
         .code(201)
@@ -368,12 +373,15 @@ const tags: Handler<'tags'> = async (context, route, request, reply) => {
     .send(Buffer.from(JSON.stringify({ name: route.name, tags: list })));
 };
 
-const catalog: Handler<'catalog'> = async (context, _route, request, reply) => {
+const catalog: Handler<'catalog'> = async (context, _route, request, reply, grant) => {
   const query = queryOf(request);
   const n = pageSize(query) ?? CATALOG_DEFAULT;
   const last = param(query, 'last');
-  const page: { limit: number; after?: string } = { limit: n + 1 };
+  const page: { limit: number; after?: string; projects?: readonly string[] } = { limit: n + 1 };
   if (last !== undefined) page.after = last;
+  // Under access control: only the repositories of projects the caller may see.
+  const projects = await grant.visibleProjects();
+  if (projects !== undefined) page.projects = projects;
   const list = n === 0 ? [] : await context.metadata.listRepositories(page);
   if (n > 0 && list.length > n) {
     list.length = n;

@@ -18,32 +18,21 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { RegistryError, RegistryErrors } from '../errcode.ts';
+import type { AccessGrant, AccessRequest, AuthorizeHook } from './access.ts';
 import { ALLOWED_METHODS, HANDLERS, type HandlerContext, methodNotAllowed } from './handlers.ts';
 import { type Route, resolveRoute } from './route.ts';
 
-/** What a request wants to do, for the access-control hook. */
-export interface AccessRequest {
-  /** `pull` (GET/HEAD), `push` (POST/PATCH/PUT), `delete`, or `catalog` (listing repositories). */
-  action: 'ping' | 'pull' | 'push' | 'delete' | 'catalog';
-  /** The repository named by the path, if any. */
-  repository?: string;
-  /** The source repository of a cross-repository mount (needs `pull` there). */
-  mountFrom?: string;
-  method: string;
-  headers: FastifyRequest['headers'];
-}
+export type { AccessGrant, AccessRequest, AuthorizeHook } from './access.ts';
 
-/**
- * Decides whether a request may proceed; throws RegistryError (UNAUTHORIZED with a
- * `WWW-Authenticate` header, or DENIED) to refuse. Absent: anonymous push and pull.
- */
-export type AuthorizeHook = (access: AccessRequest) => Promise<void> | void;
+const EVERYTHING: AccessGrant = { canPull: async () => true, visibleProjects: async () => undefined };
 
 export interface RegistryAppOptions {
   context: HandlerContext;
   /** pino logger; one line per request at info. Absent: no logging. */
   logger?: Logger;
   authorize?: AuthorizeHook;
+  /** Adds routes beside `/v2/` (the token endpoint, the admin API). */
+  extraRoutes?: (app: FastifyInstance) => void;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -78,13 +67,14 @@ export async function buildRegistryApp(options: RegistryAppOptions): Promise<Fas
       reply.header('allow', ALLOWED_METHODS[route.kind].join(', '));
       throw methodNotAllowed(request.method);
     }
-    if (authorize) await authorize(accessOf(route, request));
+    const grant = authorize ? await authorize(accessOf(route, request)) : EVERYTHING;
     // biome-ignore lint/suspicious/noExplicitAny: the route kind selects the handler's route type
-    return HANDLERS[route.kind](context, route as any, request, reply);
+    return HANDLERS[route.kind](context, route as any, request, reply, grant);
   };
 
   app.route({ method: [...ALL_METHODS], url: '/v2', handler: dispatch });
   app.route({ method: [...ALL_METHODS], url: '/v2/*', handler: dispatch });
+  options.extraRoutes?.(app);
 
   app.setNotFoundHandler((request, reply) => {
     sendError(
@@ -150,16 +140,13 @@ function accessOf(route: Route, request: FastifyRequest): AccessRequest {
               ? 'push'
               : 'pull'
             : 'push';
-  const access: AccessRequest = { action, method, headers: request.headers };
+  const access: AccessRequest = { action, method, headers: request.headers, protocol: request.protocol };
+  if (request.headers.host !== undefined) access.host = request.headers.host;
   if ('name' in route) access.repository = route.name;
-  if (route.kind === 'uploads') {
-    const from = (request.query as Record<string, unknown> | undefined)?.from;
-    if (typeof from === 'string' && from !== '') access.mountFrom = from;
-  }
   return access;
 }
 
-function sendError(reply: FastifyReply, error: RegistryError | RegistryErrors): FastifyReply {
+export function sendError(reply: FastifyReply, error: RegistryError | RegistryErrors): FastifyReply {
   reply.header('docker-distribution-api-version', 'registry/2.0');
   const headers = error instanceof RegistryError ? error.headers : error.errors[0]?.headers;
   if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);

@@ -40,6 +40,8 @@ export interface PutManifestInput {
   manifests: Digest[];
   /** Tags to point at the manifest (created or moved). */
   tags: string[];
+  /** The pin taken before the payload was stored; released in the same transaction on success. */
+  pin?: number;
 }
 
 export interface MissingReference {
@@ -70,16 +72,45 @@ export interface UploadRecord {
   startedAt: Date;
 }
 
+export interface LinkOptions {
+  /** The pin taken before the bytes were placed (`pinBlob`); released in the same transaction. */
+  pin?: number;
+  /** The upload session that produced the blob; it ends in the same transaction. */
+  upload?: string;
+}
+
+export interface MountOptions {
+  /**
+   * Only mount when some repository of these projects links the blob (a mount without `from`
+   * under access control: the caller may only link what it could read). Absent: any stored blob.
+   */
+  visibleProjects?: readonly string[];
+}
+
 export interface BlobIndex {
   /** The blob if `repository` links it. */
   getBlob(repository: string, digest: Digest): Promise<BlobRecord | undefined>;
   /** The blob if its bytes are stored and some repository or manifest uses them (anonymous mounts). */
   findBlob(digest: Digest): Promise<BlobRecord | undefined>;
   /** Records stored bytes and links them into `repository` (creating the repository). */
-  linkBlob(repository: string, blob: BlobRecord): Promise<void>;
-  /** Links a blob that is already stored (a mount); false when the bytes are not known. */
-  mountBlob(repository: string, digest: Digest): Promise<BlobRecord | undefined>;
-  /** Removes the repository's link; `orphaned` when nothing references the bytes any more. */
+  linkBlob(repository: string, blob: BlobRecord, options?: LinkOptions): Promise<void>;
+  /**
+   * Links a blob whose bytes a row already records, in one transaction that checks the row (and
+   * the upload session, ending it): no pin needed, since a recorded, now linked blob cannot be
+   * collected. `unrecorded` when the row is gone (the caller then pins and places the bytes).
+   */
+  linkRecorded(
+    repository: string,
+    digest: Digest,
+    options?: { upload?: string },
+  ): Promise<'linked' | 'unrecorded' | 'upload-unknown'>;
+  /** Links a blob that is already stored (a mount); undefined when the bytes are not known. */
+  mountBlob(repository: string, digest: Digest, options?: MountOptions): Promise<BlobRecord | undefined>;
+  /**
+   * Removes the repository's link; `orphaned` when nothing references the bytes any more, in
+   * which case the blob's row is gone and a tombstone owned by this process stands for its bytes:
+   * remove them, then `clearTombstone`.
+   */
   unlinkBlob(repository: string, digest: Digest): Promise<DeleteResult>;
 }
 
@@ -98,8 +129,11 @@ export interface ManifestIndex {
 export interface DiscoveryIndex {
   /** Tags in byte order, or undefined when the repository does not exist. */
   listTags(repository: string, page?: Page): Promise<string[] | undefined>;
-  /** Repositories holding at least one manifest or blob, in byte order. */
-  listRepositories(page?: Page): Promise<string[]>;
+  /**
+   * Repositories holding at least one manifest or blob, in byte order; with `projects`, only
+   * those whose project (first path component) is listed (`_catalog` under access control).
+   */
+  listRepositories(page?: Page & { projects?: readonly string[] }): Promise<string[]>;
   /** Manifests in `repository` whose subject is `subject`, optionally of one artifactType. */
   listReferrers(repository: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
 }
@@ -111,7 +145,110 @@ export interface UploadIndex {
   listUploads(): Promise<UploadRecord[]>;
 }
 
-export interface MetadataStore extends BlobIndex, ManifestIndex, DiscoveryIndex, UploadIndex {
+/** A pin: the bytes of `digest` are being placed and must not be collected meanwhile. */
+export type PinResult =
+  | { status: 'pinned'; id: number /** a row already records the bytes (they are on disk) */; known: boolean }
+  /** A delete of the same bytes is under way (a tombstone held by process `owner`): wait. */
+  | { status: 'busy'; owner: string }
+  /** The upload session named was ended meanwhile (cancelled, expired or collected). */
+  | { status: 'upload-unknown' };
+
+export interface Tombstone {
+  digest: Digest;
+  /** The process that removes the bytes (`process-identity.ts`). */
+  owner: string;
+}
+
+/** Where a garbage review stands between two batches (opaque to callers). */
+export interface ReviewState {
+  phase: 'manifest' | 'link' | 'blob' | 'done';
+  cursor?: { repositoryId: number; digest: string };
+  /** Whether the current pass deleted anything (manifest passes repeat until none does). */
+  progress: boolean;
+}
+
+export interface ReviewOptions {
+  /** Candidates younger than this (by their row's time) are kept for a later run. */
+  graceMs: number;
+  /** Review untagged manifests too (else only blob links and blobs). */
+  deleteUntagged: boolean;
+  /** The time the grace counts back from; default: read inside the transaction (tests pin it). */
+  now?: number;
+}
+
+export interface ReviewCounts {
+  reviewed: number;
+  manifestsDeleted: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+}
+
+export interface ReviewBatch extends ReviewCounts {
+  state: ReviewState;
+  /** Blobs whose rows were deleted: their bytes are now to be removed, then `clearTombstone`. */
+  tombstoned: Digest[];
+}
+
+export interface GcRunRecord {
+  id: number;
+  startedAt: Date;
+  finishedAt: Date;
+  dryRun: boolean;
+  report: Record<string, unknown>;
+}
+
+/**
+ * The online garbage collector's part of the metadata, and the protocol that makes it safe to run
+ * while pushes go on, in any process (see docs/registry-gc.md):
+ * - a **review queue** of candidates (a manifest whose tag moved or that was pushed untagged, a
+ *   blob link, a blob), filled by the same transactions that make them candidates;
+ * - **pins**: a writer pins a digest (in a transaction that also checks no delete is under way)
+ *   before placing its bytes, and the transaction that records the row releases the pin; the
+ *   collector never deletes a pinned digest;
+ * - **tombstones**: the transaction that decides bytes are unreferenced deletes their row and
+ *   leaves a tombstone; the bytes are removed after it, then the tombstone. A writer finding a
+ *   tombstone waits (or finishes the job of a dead owner), so bytes are never removed under a
+ *   row that was recorded after the decision;
+ * - a **lease**, so one collector runs at a time, and a history of runs.
+ */
+export interface GcIndex {
+  pinBlob(digest: Digest, options?: { upload?: string }): Promise<PinResult>;
+  /**
+   * Releases a pin that did not end in a row. With `discard`, when nothing else records, pins or
+   * deletes the digest, leaves a tombstone and returns true: the caller removes the bytes it placed.
+   */
+  releasePin(id: number, options: { discard: boolean }): Promise<boolean>;
+  /** Pins of processes that are gone (`isAlive` false: crash leftovers) become blob candidates; returns how many. */
+  recoverPins(isAlive: (owner: string) => boolean): Promise<number>;
+  listTombstones(): Promise<Tombstone[]>;
+  /** Makes this process the owner of a tombstone whose owner `from` is gone; false if it changed hands. */
+  takeOverTombstone(digest: Digest, from: string): Promise<boolean>;
+  /** Ends a tombstone this process owns, once the bytes are removed. */
+  clearTombstone(digest: Digest): Promise<void>;
+  /** Ends several at once (one transaction: the collector clears a whole batch). */
+  clearTombstones(digests: readonly Digest[]): Promise<void>;
+  /** One transaction's worth (at most `limit` candidates) of the review; `state` from the last batch. */
+  reviewGarbage(state: ReviewState, options: ReviewOptions & { limit: number }): Promise<ReviewBatch>;
+  /** The whole review in one transaction that is rolled back: what a run would delete. */
+  previewGarbage(options: ReviewOptions): Promise<ReviewBatch>;
+  /**
+   * Queues every candidate the metadata can name (unreferenced links, untagged manifests,
+   * unreferenced blob rows) and those of `files` (digests of blob files found on disk) that no row
+   * records: the full sweep, for storage written before the queue existed or damaged from outside.
+   */
+  enqueueEverything(files: readonly Digest[]): Promise<number>;
+  /** Ends an upload session if nothing is committing it (no pin names it); true when removed. */
+  removeUploadIfIdle(id: string): Promise<boolean>;
+  /** Candidates waiting, by kind. */
+  queueSize(): Promise<Record<'manifest' | 'link' | 'blob', number>>;
+  /** Takes the collector's lease; false when a live collector holds it. */
+  acquireGcLease(token: string, isAlive: (owner: string) => boolean): Promise<boolean>;
+  releaseGcLease(token: string): Promise<void>;
+  recordGcRun(run: Omit<GcRunRecord, 'id'>): Promise<void>;
+  listGcRuns(limit: number): Promise<GcRunRecord[]>;
+}
+
+export interface MetadataStore extends BlobIndex, ManifestIndex, DiscoveryIndex, UploadIndex, GcIndex {
   /** Whether any repository links, or any manifest is or references, `digest` (GC and sweeps). */
   isReferenced(digest: Digest): Promise<boolean>;
   close(): Promise<void>;

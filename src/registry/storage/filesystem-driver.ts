@@ -46,10 +46,14 @@ export class FilesystemDriver implements StorageDriver {
     this.#tempDir = join(root, TEMP_DIR);
   }
 
-  /** Opens (creating) the root and removes temp files a killed process left behind. */
-  static async open(root: string): Promise<FilesystemDriver> {
+  /**
+   * Opens (creating) the root and removes temp files a killed process left behind. A second
+   * process on a storage a server is using (`wharf registry gc`) passes `sweepTemp: false`: the
+   * server's temp files are live.
+   */
+  static async open(root: string, options: { sweepTemp?: boolean } = {}): Promise<FilesystemDriver> {
     const driver = new FilesystemDriver(root);
-    await rm(driver.#tempDir, { recursive: true, force: true });
+    if (options.sweepTemp ?? true) await rm(driver.#tempDir, { recursive: true, force: true });
     await mkdir(driver.#tempDir, { recursive: true });
     return driver;
   }

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { RegistryServer } from '../../../src/registry/registry-server.ts';
+import { RegistryServer, type RegistryServerOptions } from '../../../src/registry/registry-server.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -40,10 +40,12 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-/** A registry on 127.0.0.1, random port, fresh temp storage. */
-export async function startTestRegistry(): Promise<TestRegistry> {
+/** A registry on 127.0.0.1, random port, fresh temp storage; `options` add to the defaults. */
+export async function startTestRegistry(
+  options: Partial<Omit<RegistryServerOptions, 'storage' | 'host' | 'port'>> = {},
+): Promise<TestRegistry> {
   const storage = await mkdtemp(join(tmpdir(), 'wharf-registry-test-'));
-  let server = await RegistryServer.start({ storage, host: '127.0.0.1', port: 0 });
+  let server = await RegistryServer.start({ ...options, storage, host: '127.0.0.1', port: 0 });
   const registry: TestRegistry = {
     server,
     url: server.url,
@@ -53,7 +55,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     },
     restart: async () => {
       await server.close();
-      server = await RegistryServer.start({ storage, host: '127.0.0.1', port: 0 });
+      server = await RegistryServer.start({ ...options, storage, host: '127.0.0.1', port: 0 });
       registry.server = server;
       registry.url = server.url;
     },
@@ -133,14 +135,15 @@ export async function pushBlob(
   repo: string,
   bytes: Buffer,
   algorithm: Algorithm = 'sha256',
+  headers: Record<string, string> = {},
 ): Promise<string> {
   const digest = digestOf(bytes, algorithm);
-  const post = await http('POST', base, `/v2/${repo}/blobs/uploads/`);
+  const post = await http('POST', base, `/v2/${repo}/blobs/uploads/`, { headers });
   if (post.status !== 202) throw new Error(`POST upload: ${post.status} ${post.body}`);
   const location = new URL(post.header('location')!, base);
   location.searchParams.set('digest', digest);
   const put = await http('PUT', base, location.href, {
-    headers: { 'content-type': 'application/octet-stream' },
+    headers: { ...headers, 'content-type': 'application/octet-stream' },
     body: bytes,
   });
   if (put.status !== 201) throw new Error(`PUT upload: ${put.status} ${put.body}`);
@@ -153,9 +156,10 @@ export async function pushManifest(
   reference: string,
   bytes: Buffer,
   mediaType: string,
+  headers: Record<string, string> = {},
 ): Promise<Response> {
   return http('PUT', base, `/v2/${repo}/manifests/${reference}`, {
-    headers: { 'content-type': mediaType },
+    headers: { ...headers, 'content-type': mediaType },
     body: bytes,
   });
 }
@@ -279,8 +283,42 @@ export async function pushImage(
   repo: string,
   image: GeneratedImage,
   reference?: string,
+  headers: Record<string, string> = {},
 ): Promise<Response> {
   const algorithm = image.digest.startsWith('sha512:') ? 'sha512' : 'sha256';
-  for (const blob of image.blobs) await pushBlob(base, repo, blob, algorithm);
-  return pushManifest(base, repo, reference ?? image.digest, image.manifest, image.mediaType);
+  for (const blob of image.blobs) await pushBlob(base, repo, blob, algorithm, headers);
+  return pushManifest(base, repo, reference ?? image.digest, image.manifest, image.mediaType, headers);
+}
+
+/** `Authorization: Basic` for a user and password. */
+export function basicAuth(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+/** A token from the registry's `/token` (GET), with Basic credentials when given; throws unless 200. */
+export async function fetchToken(
+  base: string,
+  scopes: string[],
+  credentials?: { user: string; password: string },
+): Promise<string> {
+  const url = new URL('/token', base);
+  url.searchParams.set('service', 'wharf-registry');
+  for (const scope of scopes) url.searchParams.append('scope', scope);
+  const response = await http('GET', base, url.href, {
+    headers: credentials ? basicAuth(credentials.user, credentials.password) : {},
+  });
+  if (response.status !== 200) throw new Error(`token: ${response.status} ${response.body}`);
+  return (response.json() as { token: string }).token;
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** The claims of a JWT (not verified: for assertions on what the registry issued). */
+export function jwtClaims(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
 }

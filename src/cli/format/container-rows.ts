@@ -1,0 +1,141 @@
+/**
+ * The rows of `ps` / `container ls` and of `stats`, as Docker's `formatter/container.go` and
+ * `formatter/stats.go` make them: default table columns, column names, and the fields a
+ * `--format` template or `--format json` sees.
+ *
+ * @example
+ * new ListingFormatter(containerListFormat('table', false, false)).render(rows, CONTAINER_HEADER);
+ */
+import type { ContainerSummary } from '../../container/docker-types.ts';
+import { DEFAULT_QUIET_FORMAT, listingRow, TABLE_FORMAT } from './formatter.ts';
+import { quote } from './go-fmt.ts';
+import { bytesSize, ellipsis, goTime, humanSize, timeAgo, truncateId } from './units.ts';
+
+export const DEFAULT_CONTAINER_TABLE =
+  'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+
+export const CONTAINER_HEADER = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
+  Ports: 'PORTS',
+  State: 'STATE',
+  Status: 'STATUS',
+  Size: 'SIZE',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  LocalVolumes: 'LOCAL VOLUMES',
+  Networks: 'NETWORKS',
+};
+
+export interface ContainerRow {
+  ID: string;
+  Image: string;
+  Command: string;
+  CreatedAt: string;
+  RunningFor: string;
+  Ports: string;
+  State: string;
+  Status: string;
+  Size: string;
+  Names: string;
+  Labels: string;
+  Mounts: string;
+  LocalVolumes: string;
+  Networks: string;
+}
+
+/**
+ * Docker's `NewContainerFormat`: `table` becomes the default columns (plus SIZE with `-s`),
+ * `{{.ID}}` with `-q`.
+ */
+export function containerListFormat(source: string, quiet: boolean, size: boolean): string {
+  if (quiet) return DEFAULT_QUIET_FORMAT;
+  if (source === TABLE_FORMAT)
+    return size ? `${DEFAULT_CONTAINER_TABLE}\t{{.Size}}` : DEFAULT_CONTAINER_TABLE;
+  return source;
+}
+
+/** One `ps` row. `trunc` is false with `--no-trunc`. */
+export function containerRow(
+  summary: ContainerSummary,
+  options: { trunc: boolean; now?: Date },
+): ContainerRow {
+  const created = new Date(summary.Created * 1000);
+  let command = summary.Command;
+  if (options.trunc) command = ellipsis(command, 20);
+  const labels = Object.entries(summary.Labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+  let size = '';
+  if (summary.SizeRw !== undefined) {
+    size = humanSize(summary.SizeRw, 3);
+    if (summary.SizeRootFs !== undefined && summary.SizeRootFs > 0) {
+      size += ` (virtual ${humanSize(summary.SizeRootFs, 3)})`;
+    }
+  }
+  return listingRow('*formatter.ContainerContext', {
+    ID: options.trunc ? truncateId(summary.Id) : summary.Id,
+    Image: summary.Image,
+    Command: quote(command),
+    CreatedAt: goTime(created),
+    RunningFor: timeAgo(created, options.now),
+    Ports: '',
+    State: summary.State,
+    Status: summary.Status,
+    Size: size,
+    Names: summary.Names.map((name) => name.replace(/^\//, '')).join(','),
+    Labels: labels,
+    Mounts: '',
+    LocalVolumes: '0',
+    Networks: summary.HostConfig.NetworkMode,
+  });
+}
+
+export const DEFAULT_STATS_TABLE =
+  'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+
+export const STATS_HEADER = {
+  ID: 'CONTAINER ID',
+  Container: 'CONTAINER',
+  Name: 'NAME',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
+
+export interface StatsNumbers {
+  id: string;
+  name: string;
+  /** As the user named it. */
+  container: string;
+  cpuPercent: number;
+  memoryUsage: number;
+  memoryLimit: number;
+  memoryPercent: number;
+  pids: number;
+  running: boolean;
+}
+
+/** One `stats` row (Docker's `statsContext`); a stopped container shows `--` and zeros. */
+export function statsRow(stats: StatsNumbers, options: { trunc: boolean }) {
+  const percent = (value: number) => (stats.running ? `${value.toFixed(2)}%` : '--');
+  return listingRow('*formatter.statsContext', {
+    ID: options.trunc ? truncateId(stats.id) : stats.id,
+    Container: stats.container,
+    Name: stats.running || stats.name ? stats.name : '--',
+    CPUPerc: percent(stats.cpuPercent),
+    MemUsage: stats.running ? `${bytesSize(stats.memoryUsage)} / ${bytesSize(stats.memoryLimit)}` : '-- / --',
+    MemPerc: percent(stats.memoryPercent),
+    NetIO: stats.running ? `${humanSize(0, 3)} / ${humanSize(0, 3)}` : '--',
+    BlockIO: stats.running ? `${humanSize(0, 3)} / ${humanSize(0, 3)}` : '--',
+    PIDs: stats.running ? String(stats.pids) : '--',
+  });
+}

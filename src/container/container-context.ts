@@ -1,0 +1,149 @@
+/**
+ * What the parts of the container service share: the root, the records, the snapshotter (opened on
+ * first use), the OCI runtime drivers (one per runtime name, made on first use), the way to run
+ * `wharf` itself (for conmon's exit command and the health-check loop), and event recording.
+ *
+ * @example
+ * const context = new ContainerContext({ root, db, images, snapshotter: () => openSnapshotter(), wharfCommand });
+ * const driver = await context.driver('runc');
+ */
+import { join } from 'node:path';
+import { NotFoundError } from '../errors/index.ts';
+import type { MetadataDatabase } from '../metadata/database.ts';
+import type { ImageConfig } from '../oci/image-config.ts';
+import { OciRuntimeDriver, type RuntimeName } from '../runtime/runtime-driver.ts';
+import { runtimePaths } from '../runtime/runtime-paths.ts';
+import { findExecutable, type RuntimeSelection, selectRuntime } from '../runtime/runtime-probe.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import { type ContainerRecord, ContainerRecords } from './container-records.ts';
+import { nowNanos } from './timestamps.ts';
+
+/** What the container service needs from the images part: find an image, unpack its layers. */
+export interface ImageSource {
+  /** By name, id or id prefix; NotFoundError otherwise. */
+  resolve(reference: string): Promise<{ id: string; config: ImageConfig }>;
+  /** Unpacks the image's layers into committed snapshots; returns the top chain ID (undefined for none). */
+  unpack(imageId: string): Promise<string | undefined>;
+  /** The image's size in bytes (for `ps -s`'s virtual size). */
+  size?(imageId: string): Promise<number>;
+}
+
+/** How to run `wharf` (absolute node binary and its arguments up to the script). */
+export interface WharfCommand {
+  path: string;
+  args: string[];
+}
+
+export interface ContainerServiceOptions {
+  root: string;
+  db: MetadataDatabase;
+  images: ImageSource;
+  /** Opens the snapshotter holding image layers and writable layers (called at most once). */
+  snapshotter: () => Promise<Snapshotter>;
+  /** `wharf` itself, for conmon's exit command and the health-check loop. */
+  wharfCommand: WharfCommand;
+  /** The runtime for containers that do not name one (default: probed, crun preferred). */
+  defaultRuntime?: RuntimeName;
+  /** The cgroup conmon moves into (default `/wharf/conmon`; null: stay). */
+  conmonCgroup?: string | null;
+  /** Parent of the containers' cgroups when `--cgroup-parent` is not given. Default `/wharf`. */
+  cgroupParent?: string;
+}
+
+export class ContainerContext {
+  readonly root: string;
+  readonly records: ContainerRecords;
+  readonly images: ImageSource;
+  readonly wharfCommand: WharfCommand;
+  readonly conmonCgroup: string | null | undefined;
+  readonly cgroupParent: string;
+  readonly #openSnapshotter: () => Promise<Snapshotter>;
+  #snapshotter: Promise<Snapshotter> | undefined;
+  readonly #defaultRuntime: RuntimeName | undefined;
+  #selection: Promise<RuntimeSelection> | undefined;
+  readonly #drivers = new Map<string, Promise<OciRuntimeDriver>>();
+
+  constructor(options: ContainerServiceOptions) {
+    this.root = options.root;
+    this.records = new ContainerRecords(options.db);
+    this.images = options.images;
+    this.wharfCommand = options.wharfCommand;
+    this.conmonCgroup = options.conmonCgroup;
+    this.cgroupParent = options.cgroupParent ?? '/wharf';
+    this.#openSnapshotter = options.snapshotter;
+    this.#defaultRuntime = options.defaultRuntime;
+  }
+
+  snapshotter(): Promise<Snapshotter> {
+    this.#snapshotter ??= this.#openSnapshotter();
+    return this.#snapshotter;
+  }
+
+  /** True once the snapshotter has been opened (so closing knows whether to close it). */
+  get snapshotterOpened(): Promise<Snapshotter> | undefined {
+    return this.#snapshotter;
+  }
+
+  /** The probed default runtime (crun when it works here, else runc; see runtime-probe.ts). */
+  selection(): Promise<RuntimeSelection> {
+    this.#selection ??= selectRuntime({
+      root: this.root,
+      ...(this.#defaultRuntime ? { requested: this.#defaultRuntime } : {}),
+    });
+    return this.#selection;
+  }
+
+  /**
+   * The driver for runtime `name` ('' for the default). A container keeps the runtime it was
+   * started with: its state lives in that runtime's state directory.
+   */
+  driver(name: string): Promise<OciRuntimeDriver> {
+    const key = name || '';
+    let driver = this.#drivers.get(key);
+    if (!driver) {
+      driver = (async () => {
+        if (key === '') return (await this.selection()).driver;
+        if (key !== 'crun' && key !== 'runc')
+          throw new NotFoundError(`Cannot use runtime ${key}: unknown runtime`);
+        const binary = await findExecutable(key);
+        if (!binary) throw new NotFoundError(`Cannot use runtime ${key}: it is not installed`);
+        const paths = runtimePaths(this.root);
+        return new OciRuntimeDriver({
+          name: key,
+          binary,
+          stateDir: paths.stateDir(key),
+          scratchDir: paths.scratchDir,
+        });
+      })();
+      this.#drivers.set(key, driver);
+    }
+    return driver;
+  }
+
+  /** Records a container event with Docker's attributes (image, name, labels, and `extra`). */
+  emit(action: string, record: ContainerRecord, extra: Record<string, string> = {}): void {
+    const attributes: Record<string, string> = {
+      ...(record.definition.Config.Labels ?? {}),
+      image: record.definition.Config.Image,
+      name: record.name,
+      ...extra,
+    };
+    this.records.addEvent({
+      timeNano: nowNanos(),
+      type: 'container',
+      action,
+      actorId: record.id,
+      attributes,
+    });
+  }
+
+  /** The `wharf` invocation prefix with this root: `node script --root ROOT`. */
+  wharfArgs(): string[] {
+    return [...this.wharfCommand.args, '--root', this.root];
+  }
+
+  /** A scratch path under the root for short-lived files. */
+  scratch(name: string): string {
+    return join(runtimePaths(this.root).scratchDir, name);
+  }
+}

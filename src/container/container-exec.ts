@@ -1,0 +1,112 @@
+/**
+ * `exec`: a new process in a running container, through `runtime exec` with the container's own
+ * process settings (capabilities, rlimits, environment from its config.json) and the exec's
+ * command, environment, user (resolved in the container's files), working directory and terminal.
+ * Attached, the runtime's stdio is the process's (a terminal: the runtime makes a pty and relays
+ * it to its own stdio); detached, the runtime returns once the process runs.
+ *
+ * @example
+ * const session = await execInContainer(context, record, { cmd: ['ls'], stdio: 'inherit' });
+ * const code = await session.exitCode;
+ */
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConflictError, InvalidArgumentError } from '../errors/index.ts';
+import { readHostFacts } from '../runtime/host-facts.ts';
+import type { RuntimeSpec } from '../runtime/oci-runtime-spec.ts';
+import { buildExecProcess, type ExecProcessOptions } from '../runtime/spec.ts';
+import type { ContainerContext } from './container-context.ts';
+import { containerPaths } from './container-paths.ts';
+import type { ContainerRecord } from './container-records.ts';
+import { readFileInRoot } from './root-files.ts';
+import { ContainerStartError, startErrorExitCode } from './start-errors.ts';
+import { resolveUser } from './user-lookup.ts';
+
+export interface ExecRequest {
+  cmd: string[];
+  env?: string[];
+  /** `user`, `uid`, `user:group`, `uid:gid`. */
+  user?: string;
+  workdir?: string;
+  tty?: boolean;
+  detach?: boolean;
+  privileged?: boolean;
+  consoleSize?: { height: number; width: number };
+  /** The runtime's (and so the process's) stdio when attached; default pipes. */
+  stdio?: StdioOptions;
+}
+
+export interface ExecHandle {
+  /** Docker's exec id (for events). */
+  id: string;
+  /** Attached: the runtime process, whose stdio is the exec'd process's. */
+  child?: ChildProcess;
+  /** Attached: the process's exit code (126/127 when it could not start, as Docker gives them). */
+  exitCode: Promise<number>;
+  /** Detached: the process's host pid. */
+  pid?: number;
+}
+
+export async function execInContainer(
+  context: ContainerContext,
+  record: ContainerRecord,
+  request: ExecRequest,
+): Promise<ExecHandle> {
+  if (record.state === 'paused') {
+    throw new ConflictError(`Container ${record.id} is paused, unpause the container before exec`);
+  }
+  if (record.state !== 'running') throw new ConflictError(`Container ${record.id} is not running`);
+  if (request.cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+  const paths = containerPaths(context.root, record.id);
+  const spec = JSON.parse(await readFile(paths.configJson, 'utf8')) as RuntimeSpec;
+  const options: ExecProcessOptions = {
+    args: request.cmd,
+    terminal: request.tty === true,
+  };
+  if (request.tty) options.env = ['TERM=xterm'];
+  if (request.env?.length) options.env = [...(options.env ?? []), ...request.env];
+  if (request.workdir) options.cwd = request.workdir;
+  if (request.consoleSize) options.consoleSize = request.consoleSize;
+  if (request.user) {
+    const [passwd, group] = await Promise.all([
+      readFileInRoot(paths.rootfs, '/etc/passwd'),
+      readFileInRoot(paths.rootfs, '/etc/group'),
+    ]);
+    const user = resolveUser(request.user, { passwd, group });
+    options.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+  }
+  if (request.privileged) {
+    options.privileged = true;
+    options.host = await readHostFacts();
+  }
+  const processSpec = buildExecProcess(spec.process, options);
+  const driver = await context.driver(record.runtime);
+  const execId = randomBytes(32).toString('hex');
+  const command = request.cmd.join(' ');
+  context.emit(`exec_create: ${command}`, record, { execID: execId });
+  context.emit(`exec_start: ${command}`, record, { execID: execId });
+  if (request.detach) {
+    try {
+      const { pid } = await driver.exec(record.id, processSpec, { detach: true });
+      return { id: execId, pid, exitCode: Promise.resolve(0) };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new ContainerStartError(message, startErrorExitCode(message), { cause: error });
+    }
+  }
+  const session = await driver.exec(record.id, processSpec, { stdio: request.stdio ?? 'pipe' });
+  const exitCode = session.exitCode.then(
+    (code) => {
+      context.emit('exec_die', record, { execID: execId, exitCode: String(code) });
+      return code;
+    },
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const code = startErrorExitCode(message);
+      context.emit('exec_die', record, { execID: execId, exitCode: String(code) });
+      throw new ContainerStartError(message, code, { cause: error });
+    },
+  );
+  return { id: execId, child: session.child, exitCode };
+}

@@ -1,0 +1,505 @@
+/**
+ * One run of a container, from start to its handled exit, and removal. These are the steps that
+ * must happen exactly once per run whichever process gets there: the foreground `wharf run`,
+ * conmon's exit command (`wharf container cleanup ID --generation N`), or any `wharf` command that
+ * reconciles a container whose conmon is gone.
+ *
+ * Start (under the container's lock):
+ *   mount the snapshot on ROOT/containers/ID/rootfs -> resolve USER in the image's files ->
+ *   write config.json -> bump the generation (names this run) -> conmon + `runtime create`
+ *   -> record `running` (the state machine's `start`) -> `runtime start` -> health-check loop
+ * Exit (cleanup, under the lock, skipped when run N was already handled):
+ *   read conmon's exit file (or reconcile: gone with no file = 137) -> stop the health loop ->
+ *   `runtime delete` -> unmount -> record `exited` (`die`) or `restarting` with code, OOM,
+ *   FinishedAt -> events (oom, die) -> then, outside the lock, the restart policy's delayed start
+ *   or `--rm`'s removal.
+ * conmon runs the exit command through `sh`, which skips node entirely when the run's `cleaned-N`
+ * marker exists (the foreground `run` usually got there first).
+ *
+ * @example
+ * const started = await startRun(context, record, {});
+ * // ... the process exits ...
+ * await cleanupRun(context, started.id, started.generation);
+ */
+import { spawn } from 'node:child_process';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError } from '../errors/index.ts';
+import {
+  type ContainerExit,
+  createWithConmon,
+  readExit,
+  reconcileContainer,
+  stopContainer,
+} from '../runtime/conmon.ts';
+import { readHostFacts } from '../runtime/host-facts.ts';
+import { runtimePaths } from '../runtime/runtime-paths.ts';
+import { serializeRuntimeSpec } from '../runtime/spec.ts';
+import { unmount } from '../snapshot/mount.ts';
+import { effectiveHealthcheck } from './container-config.ts';
+import type { ContainerContext } from './container-context.ts';
+import { withContainerLock } from './container-lock.ts';
+import { containerPaths } from './container-paths.ts';
+import type { ContainerRecord } from './container-records.ts';
+import { containerRuntimeSpec } from './container-spec.ts';
+import { isActive, transition } from './container-state.ts';
+import { spawnHealthLoop, stopHealthLoop } from './health-check.ts';
+import { isMountPoint } from './mount-points.ts';
+import { mkdirInRoot, readFileInRoot } from './root-files.ts';
+import { mountRootfs } from './rootfs-mount.ts';
+import { ContainerStartError, EXIT_WHARF_ERROR, startErrorExitCode } from './start-errors.ts';
+import { formatRfc3339Nano, nowNanos, parseTime } from './timestamps.ts';
+import { resolveUser } from './user-lookup.ts';
+
+/** Runs the exit command only when run N's exit has not been handled yet (see the module comment). */
+const EXIT_GUARD = 'if [ -e "$0" ] || [ ! -d "$1" ]; then exit 0; fi; shift; exec "$@"';
+
+export interface StartRunOptions {
+  /** A start by the restart policy (counts in RestartCount). */
+  restart?: boolean;
+  /** Terminal size for `-t`. */
+  consoleSize?: { height: number; width: number };
+  /**
+   * Seconds conmon waits before running the exit command. A foreground `run` that handles the
+   * exit itself sets 1, so the exit command usually finds the run handled and costs nothing.
+   */
+  exitDelaySeconds?: number;
+}
+
+async function mountContainerRootfs(context: ContainerContext, record: ContainerRecord): Promise<string> {
+  const paths = containerPaths(context.root, record.id);
+  await mkdir(paths.rootfs, { recursive: true });
+  if (!(await isMountPoint(paths.rootfs))) {
+    const snapshotter = await context.snapshotter();
+    await mountRootfs(await snapshotter.mounts(record.definition.SnapshotKey), paths.rootfs);
+  }
+  return paths.rootfs;
+}
+
+/** Unmounts the container's rootfs when it is mounted. */
+export async function unmountRootfs(context: ContainerContext, id: string): Promise<void> {
+  const rootfs = containerPaths(context.root, id).rootfs;
+  if (await isMountPoint(rootfs)) await unmount(rootfs);
+}
+
+/**
+ * Starts a new run of `record` (the caller holds the lock and has checked that the state allows
+ * `start`). Throws ContainerStartError (exit code 125, 126 or 127) when the process cannot start;
+ * the record then carries the error and the code, its state unchanged.
+ */
+export async function startRun(
+  context: ContainerContext,
+  record: ContainerRecord,
+  options: StartRunOptions = {},
+): Promise<ContainerRecord> {
+  const { id } = record;
+  const { Config: config, HostConfig: hostConfig } = record.definition;
+  const paths = containerPaths(context.root, id);
+  const driver = await context.driver(hostConfig.Runtime);
+  const fail = async (error: unknown, exitCode?: number): Promise<never> => {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = exitCode ?? startErrorExitCode(message);
+    await unmountRootfs(context, id).catch(() => undefined);
+    context.records.update(id, (current) =>
+      current.state === 'restarting'
+        ? {
+            error: message,
+            exitCode: code,
+            state: transition(current.state, 'die', current.name),
+            finishedAt: formatRfc3339Nano(nowNanos()),
+          }
+        : { error: message, exitCode: code },
+    );
+    throw new ContainerStartError(message, code, { cause: error });
+  };
+
+  try {
+    const rootfs = await mountContainerRootfs(context, record);
+    const [passwd, group] = await Promise.all([
+      readFileInRoot(rootfs, '/etc/passwd'),
+      readFileInRoot(rootfs, '/etc/group'),
+    ]);
+    const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
+    if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
+    const spec = await containerRuntimeSpec(record, {
+      paths,
+      host: await readHostFacts(),
+      user,
+      hostname: config.Hostname ?? id.slice(0, 12),
+      ...(options.consoleSize ? { consoleSize: options.consoleSize } : {}),
+    });
+    await mkdir(paths.bundle, { recursive: true });
+    await writeFile(paths.configJson, serializeRuntimeSpec(spec));
+  } catch (error) {
+    return fail(error, EXIT_WHARF_ERROR);
+  }
+
+  const generation = record.generation + 1;
+  context.records.update(id, () => ({ generation, runtime: driver.name }));
+  // A run that crashed between `create` and its record can leave runtime state under this id.
+  if (await hasRuntimeState(driver, id)) await driver.delete(id, { force: true }).catch(() => undefined);
+  const logSize = parseSize(hostConfig.LogConfig?.Config?.['max-size']);
+  let started: { pid: number; conmonPid: number };
+  try {
+    started = await createWithConmon({
+      ...paths.location,
+      runtime: driver,
+      name: record.name,
+      logPath: paths.log,
+      ...(logSize ? { logSizeMax: logSize } : {}),
+      terminal: config.Tty === true,
+      stdin: config.OpenStdin === true,
+      leaveStdinOpen: config.OpenStdin === true && config.StdinOnce !== true,
+      ...(context.conmonCgroup !== undefined ? { conmonCgroup: context.conmonCgroup } : {}),
+      exitCommand: {
+        path: '/bin/sh',
+        args: [
+          '-c',
+          EXIT_GUARD,
+          paths.cleanedMarker(generation),
+          paths.dir,
+          context.wharfCommand.path,
+          ...context.wharfArgs(),
+          'container',
+          'cleanup',
+          id,
+          '--generation',
+          String(generation),
+        ],
+        ...(options.exitDelaySeconds ? { delaySeconds: options.exitDelaySeconds } : {}),
+      },
+    });
+  } catch (error) {
+    // conmon may still run its exit command for this run: mark the run handled.
+    await writeFile(paths.cleanedMarker(generation), '').catch(() => undefined);
+    context.records.update(id, (current) =>
+      current.generation === generation ? { cleanedGeneration: generation } : undefined,
+    );
+    return fail(error);
+  }
+
+  const healthcheck = effectiveHealthcheck(config);
+  const running = context.records.update(id, (current) => ({
+    state: transition(current.state, 'start', current.name),
+    pid: started.pid,
+    conmonPid: started.conmonPid,
+    startedAt: formatRfc3339Nano(nowNanos()),
+    exitCode: 0,
+    oomKilled: false,
+    error: '',
+    manuallyStopped: false,
+    restartCount: options.restart ? current.restartCount + 1 : 0,
+    health: healthcheck ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined,
+    healthPid: 0,
+  }));
+  try {
+    await driver.start(id);
+  } catch (error) {
+    await driver.kill(id, 'SIGKILL', { all: true }).catch(() => undefined);
+    await cleanupRun(context, id, generation, { restart: false }).catch(() => undefined);
+    return fail(error);
+  }
+  context.emit(options.restart ? 'restart' : 'start', running);
+  if (healthcheck) {
+    const pid = spawnHealthLoop(context, running, healthcheck);
+    return context.records.update(id, (current) =>
+      current.generation === generation ? { healthPid: pid } : undefined,
+    );
+  }
+  return running;
+}
+
+/** Whether the runtime keeps state for `id` (its directory under the runtime's --root). */
+async function hasRuntimeState(driver: { stateDir: string }, id: string): Promise<boolean> {
+  return access(join(driver.stateDir, id)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Docker's `--log-opt max-size` (`10m`, `1g`, bytes): conmon's --log-size-max. */
+function parseSize(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
+    match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'
+  ];
+  return Math.floor(Number(match[1]) * unit);
+}
+
+export interface CleanupOptions {
+  /** Apply the restart policy (false: the exit is recorded, the container stays exited). */
+  restart?: boolean;
+  /** Apply `--rm` (default true). */
+  autoRemove?: boolean;
+}
+
+export interface CleanupResult {
+  record: ContainerRecord | undefined;
+  exit?: ContainerExit;
+  /** The container is still running: nothing was done. */
+  running?: boolean;
+}
+
+/** Whether the restart policy restarts a container that exited with `exitCode`. */
+function shouldRestart(record: ContainerRecord, exitCode: number): boolean {
+  if (record.manuallyStopped) return false;
+  const policy = record.definition.HostConfig.RestartPolicy;
+  switch (policy.Name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return (
+        exitCode !== 0 && (policy.MaximumRetryCount <= 0 || record.restartCount < policy.MaximumRetryCount)
+      );
+    default:
+      return false;
+  }
+}
+
+/** Docker's back-off: 100 ms doubling per restart, at most a minute, back to 100 ms after a 10 s run. */
+function restartDelayMs(record: ContainerRecord): number {
+  const started = parseTime(record.startedAt) ?? 0;
+  const finished = parseTime(record.finishedAt) ?? Date.now();
+  if (finished - started >= 10_000) return 100;
+  return Math.min(100 * 2 ** record.restartCount, 60_000);
+}
+
+/**
+ * Handles the exit of run `generation` of container `id` (see the module comment). Idempotent: a
+ * run already handled, a newer run, or a removed container is left alone.
+ */
+export async function cleanupRun(
+  context: ContainerContext,
+  id: string,
+  generation: number,
+  options: CleanupOptions = {},
+): Promise<CleanupResult> {
+  const pending = (r: ContainerRecord | undefined) =>
+    r !== undefined && r.generation === generation && r.cleanedGeneration < generation;
+  let record = context.records.get(id);
+  if (!pending(record)) return { record };
+  let restart = false;
+  const result = await withContainerLock(context.records, id, async (): Promise<CleanupResult> => {
+    record = context.records.get(id);
+    if (!pending(record)) return { record };
+    const current = record!;
+    const paths = containerPaths(context.root, id);
+    if (!isActive(current.state) || current.state === 'restarting') {
+      // The run never got to `running` (a failed start): only make sure nothing stays mounted.
+      await unmountRootfs(context, id);
+      record = context.records.update(id, () => ({ cleanedGeneration: generation }));
+      return { record };
+    }
+    const driver = await context.driver(current.runtime);
+    const cgroupsPath = current.definition.CgroupsPath;
+    let exit = await readExit(paths.location, { cgroupsPath });
+    if (!exit) {
+      const state = await reconcileContainer(paths.location, driver, { cgroupsPath });
+      if (state.status !== 'exited') return { record: current, running: true };
+      exit = state.exit;
+    }
+    await stopHealthLoop(current);
+    await Promise.all([
+      driver.delete(id, { force: true }).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) throw error;
+      }),
+      unmountRootfs(context, id),
+    ]);
+    const finishedAt = formatRfc3339Nano(nowNanos());
+    const exitCode = exit.exitCode;
+    record = context.records.update(id, (latest) => {
+      if (!pending(latest)) return undefined;
+      restart = options.restart !== false && shouldRestart(latest, exitCode);
+      return {
+        state: transition(latest.state, restart ? 'schedule-restart' : 'die', latest.name),
+        exitCode,
+        oomKilled: exit.oomKilled,
+        finishedAt,
+        pid: 0,
+        conmonPid: 0,
+        healthPid: 0,
+        cleanedGeneration: generation,
+      };
+    });
+    await writeFile(paths.cleanedMarker(generation), '').catch(() => undefined);
+    await rm(paths.cleanedMarker(generation - 1), { force: true }).catch(() => undefined);
+    if (exit.oomKilled) context.emit('oom', record);
+    context.emit('die', record, { exitCode: String(exitCode) });
+    return { record, exit };
+  });
+  if (!result.exit || !result.record) return result;
+  if (restart) {
+    await restartLater(context, result.record, generation);
+    return { ...result, record: context.records.get(id) };
+  }
+  if (options.autoRemove !== false && result.record.definition.HostConfig.AutoRemove) {
+    await removeContainer(context, id, { force: false }).catch((error: unknown) => {
+      if (!(error instanceof NotFoundError)) throw error;
+    });
+    return { ...result, record: undefined };
+  }
+  return result;
+}
+
+/** The restart policy's start, after its back-off, unless the container was stopped or removed meanwhile. */
+async function restartLater(
+  context: ContainerContext,
+  record: ContainerRecord,
+  generation: number,
+): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, restartDelayMs(record)));
+  await withContainerLock(context.records, record.id, async () => {
+    const current = context.records.get(record.id);
+    if (
+      !current ||
+      current.generation !== generation ||
+      current.state !== 'restarting' ||
+      current.manuallyStopped
+    ) {
+      return;
+    }
+    await startRun(context, current, { restart: true }).catch(() => undefined);
+  });
+}
+
+/**
+ * Brings a record in line with reality: a run whose conmon is gone (killed, or a reboot) is
+ * handled as exited, with conmon's recorded code or 137. A run that a restart policy may restart
+ * is handed to a detached cleanup process (as conmon's exit command would), so reading commands
+ * never wait out a back-off.
+ */
+export async function reconcileRecord(
+  context: ContainerContext,
+  record: ContainerRecord,
+): Promise<ContainerRecord | undefined> {
+  if (record.state === 'restarting') {
+    // Waiting for its restart: fine while the process that will restart it lives.
+    return record;
+  }
+  if (!isActive(record.state) || record.cleanedGeneration >= record.generation) return record;
+  const paths = containerPaths(context.root, record.id);
+  if (record.conmonPid > 0 && (await conmonAlive(record.conmonPid, record.id))) return record;
+  if (record.conmonPid === 0) {
+    // Between `create` and the record of `running`: the starting process decides.
+    return record;
+  }
+  const exit = await readExit(paths.location, { cgroupsPath: record.definition.CgroupsPath });
+  if (!exit) {
+    const driver = await context.driver(record.runtime);
+    const state = await reconcileContainer(paths.location, driver, {
+      cgroupsPath: record.definition.CgroupsPath,
+    });
+    if (state.status !== 'exited') return record;
+  }
+  if (exit && shouldRestart(record, exit.exitCode)) {
+    spawnCleanup(context, record);
+    return record;
+  }
+  const result = await cleanupRun(context, record.id, record.generation, { restart: false });
+  return result.record;
+}
+
+async function conmonAlive(pid: number, id: string): Promise<boolean> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.split('\0')[0]?.endsWith('conmon') === true && cmdline.includes(id);
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `wharf container cleanup ID --generation N` detached, as conmon's exit command would. */
+function spawnCleanup(context: ContainerContext, record: ContainerRecord): void {
+  const child = spawn(
+    context.wharfCommand.path,
+    [...context.wharfArgs(), 'container', 'cleanup', record.id, '--generation', String(record.generation)],
+    { detached: true, stdio: 'ignore' },
+  );
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+/**
+ * Removes a container: its runtime state, mounts, writable layer, files and record. A running
+ * container needs `force` (it is killed first). Failures leave it `dead` with the error.
+ */
+export async function removeContainer(
+  context: ContainerContext,
+  id: string,
+  options: { force: boolean },
+): Promise<ContainerRecord> {
+  return withContainerLock(context.records, id, async () => {
+    let record = context.records.get(id);
+    if (!record) throw new NotFoundError(`No such container: ${id}`);
+    if (isActive(record.state)) {
+      if (!options.force) transition(record.state, 'remove', record.name); // throws Docker's refusal
+      await killAndCleanup(context, record);
+      record = context.records.get(id)!;
+    }
+    record = context.records.update(id, (current) => ({
+      state: transition(current.state, 'remove', current.name),
+    }));
+    const paths = containerPaths(context.root, id);
+    try {
+      await stopHealthLoop(record);
+      if (record.runtime) {
+        const driver = await context.driver(record.runtime);
+        if (await hasRuntimeState(driver, id)) {
+          await driver.delete(id, { force: true }).catch((error: unknown) => {
+            if (!(error instanceof NotFoundError)) throw error;
+          });
+        }
+      }
+      await unmountRootfs(context, id);
+      const snapshotter = await context.snapshotter();
+      await snapshotter.remove(record.definition.SnapshotKey).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) throw error;
+      });
+      const runtime = runtimePaths(context.root);
+      await rm(paths.dir, { recursive: true, force: true });
+      await rm(join(runtime.exitDir, id), { force: true });
+      await rm(join(runtime.socketDir, id), { force: true });
+      context.records.delete(id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      context.records.update(id, (current) => ({
+        state: transition(current.state, 'fail', current.name),
+        error: message,
+      }));
+      throw error;
+    }
+    context.emit('destroy', record);
+    return record;
+  });
+}
+
+/** SIGKILL every process of a running container and handle its exit here (no restart). */
+export async function killAndCleanup(
+  context: ContainerContext,
+  record: ContainerRecord,
+): Promise<ContainerRecord | undefined> {
+  record = context.records.update(record.id, () => ({ manuallyStopped: true }));
+  if (record.state === 'restarting') {
+    return context.records.update(record.id, (current) =>
+      current.state === 'restarting'
+        ? { state: transition(current.state, 'die', current.name), finishedAt: formatRfc3339Nano(nowNanos()) }
+        : undefined,
+    );
+  }
+  const driver = await context.driver(record.runtime);
+  const paths = containerPaths(context.root, record.id);
+  if (record.state === 'paused') {
+    // A frozen process cannot die: signal it, then thaw it.
+    await driver.kill(record.id, 'SIGKILL', { all: true }).catch(() => undefined);
+    await driver.resume(record.id).catch(() => undefined);
+  }
+  await stopContainer(paths.location, driver, { timeoutMs: 0, cgroupsPath: record.definition.CgroupsPath });
+  const result = await cleanupRun(context, record.id, record.generation, {
+    restart: false,
+    autoRemove: false,
+  });
+  return result.record;
+}
