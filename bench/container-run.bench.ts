@@ -75,7 +75,9 @@ interface Tool {
 async function wharfTool(root: string, tar: string): Promise<Tool> {
   const env = { ...process.env, WHARF_ROOT: root };
   await must(wharfBin, ['import', '-c', 'CMD ["sh"]', tar, 'bench-busybox:latest'], env);
-  const id = (await must(wharfBin, ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)).stdout.trim();
+  const id = (
+    await must(wharfBin, ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)
+  ).stdout.trim();
   return {
     name: 'wharf',
     async run() {
@@ -115,7 +117,9 @@ async function floorTool(): Promise<Tool & { nodeMs: number[]; runtimeMs: number
         host,
       });
       await writeFile(join(bare.bundle, 'config.json'), serializeRuntimeSpec(config));
-      const runtime = (await must(driver.binary, [...driver.globalArgs(), 'run', '--bundle', bare.bundle, id])).ms;
+      const runtime = (
+        await must(driver.binary, [...driver.globalArgs(), 'run', '--bundle', bare.bundle, id])
+      ).ms;
       nodeMs.push(node);
       runtimeMs.push(runtime);
       return node + runtime;
@@ -135,15 +139,29 @@ async function podmanTool(dir: string, tar: string): Promise<Tool | string> {
   );
   const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'overlay'];
   const env = { ...process.env, CONTAINERS_CONF: conf };
-  const imported = await run('/usr/bin/podman', [...base, 'import', '--change', 'CMD ["sh"]', tar, 'localhost/bench-busybox:latest'], env);
+  const imported = await run(
+    '/usr/bin/podman',
+    [...base, 'import', '--change', 'CMD ["sh"]', tar, 'localhost/bench-busybox:latest'],
+    env,
+  );
   if (imported.code !== 0) return `podman import failed: ${imported.stderr.slice(-800)}`;
-  const started = await run('/usr/bin/podman', [...base, 'run', '-d', '--network', 'none', 'localhost/bench-busybox', 'sleep', '3600'], env);
+  const started = await run(
+    '/usr/bin/podman',
+    [...base, 'run', '-d', '--network', 'none', 'localhost/bench-busybox', 'sleep', '3600'],
+    env,
+  );
   if (started.code !== 0) return `podman run failed: ${started.stderr.slice(-800)}`;
   const id = started.stdout.trim();
   return {
     name: 'podman',
     async run() {
-      return (await must('/usr/bin/podman', [...base, 'run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'], env)).ms;
+      return (
+        await must(
+          '/usr/bin/podman',
+          [...base, 'run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'],
+          env,
+        )
+      ).ms;
     },
     async exec() {
       return (await must('/usr/bin/podman', [...base, 'exec', id, 'true'], env)).ms;
@@ -196,11 +214,15 @@ async function dockerTool(dir: string, tar: string): Promise<Tool | string> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await must('/usr/bin/docker', ['import', '--change', 'CMD ["sh"]', tar, 'bench-busybox:latest'], env);
-  const id = (await must('/usr/bin/docker', ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)).stdout.trim();
+  const id = (
+    await must('/usr/bin/docker', ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)
+  ).stdout.trim();
   return {
     name: 'docker',
     async run() {
-      return (await must('/usr/bin/docker', ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)).ms;
+      return (
+        await must('/usr/bin/docker', ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)
+      ).ms;
     },
     async exec() {
       return (await must('/usr/bin/docker', ['exec', id, 'true'], env)).ms;
@@ -223,7 +245,10 @@ try {
   const floor = await floorTool();
   tools.push(floor);
   tools.push(await wharfTool(join(work, 'wharf'), tar));
-  for (const make of [() => podmanTool(join(work, 'podman'), tar), () => dockerTool(join(work, 'docker'), tar)]) {
+  for (const make of [
+    () => podmanTool(join(work, 'podman'), tar),
+    () => dockerTool(join(work, 'docker'), tar),
+  ]) {
     const tool = await make();
     if (typeof tool === 'string') skipped.push(tool);
     else tools.push(tool);
@@ -241,7 +266,8 @@ try {
       if (i >= 0) execs.get(tool.name)!.push(ms);
     }
   }
-  const m = (map: Map<string, number[]>, name: string) => (map.get(name)?.length ? median(map.get(name)!) : Number.NaN);
+  const m = (map: Map<string, number[]>, name: string) =>
+    map.get(name)?.length ? median(map.get(name)!) : Number.NaN;
   const line = (label: string, ms: number, extra = '') =>
     console.log(`${label.padEnd(52)} ${ms.toFixed(1).padStart(8)} ms${extra}`);
   console.log(`runtime: ${floor.runtime}; iterations: ${iterations} (medians)`);
@@ -250,11 +276,19 @@ try {
   line('node -e 0', median(floor.nodeMs));
   line(`bare ${floor.runtime.split(' ')[0]} run`, median(floor.runtimeMs));
   line('node -e 0 + bare runtime run (floor)', m(runs, 'floor'));
-  line('wharf run --rm --network none busybox true', wharfRun, `   (floor + ${(wharfRun - m(runs, 'floor')).toFixed(1)} ms; goal +40)`);
+  line(
+    'wharf run --rm --network none busybox true',
+    wharfRun,
+    `   (floor + ${(wharfRun - m(runs, 'floor')).toFixed(1)} ms; goal +40)`,
+  );
   for (const peer of ['podman', 'docker']) {
     if (!runs.has(peer)) continue;
     const peerMs = m(runs, peer);
-    line(`${peer} run --rm --network none busybox true`, peerMs, `   (wharf/${peer} ${(wharfRun / peerMs).toFixed(2)}x)`);
+    line(
+      `${peer} run --rm --network none busybox true`,
+      peerMs,
+      `   (wharf/${peer} ${(wharfRun / peerMs).toFixed(2)}x)`,
+    );
   }
   const wharfExec = m(execs, 'wharf');
   line('wharf exec CONTAINER true', wharfExec);
@@ -265,7 +299,8 @@ try {
   }
   console.log('goals: run <= floor + 40 ms and <= 0.7x podman; exec <= 0.8x docker');
 } finally {
-  for (const tool of tools.reverse()) await tool.stop().catch((error: unknown) => console.error(`cleanup of ${tool.name}: ${error}`));
+  for (const tool of tools.reverse())
+    await tool.stop().catch((error: unknown) => console.error(`cleanup of ${tool.name}: ${error}`));
   await rm(work, { recursive: true, force: true }).catch((error: unknown) => {
     console.error(`left ${work}: ${error}`);
   });

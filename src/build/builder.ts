@@ -24,11 +24,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod as chmodAsync, copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { ContentStore } from '../content/content-store.ts';
 import { DockerIgnore } from '../dockerfile/dockerignore.ts';
 import { DockerfileError } from '../dockerfile/errors.ts';
+import { mustParseHeredocWord } from '../dockerfile/heredoc.ts';
 import {
   type AddCommand,
   type ArgScope,
@@ -44,6 +46,7 @@ import {
   parseInstruction,
   parseStages,
   type RunCommand,
+  ScopeEnv,
   type WorkdirCommand,
 } from '../dockerfile/instructions/index.ts';
 import { parseDockerfile } from '../dockerfile/parser.ts';
@@ -62,14 +65,18 @@ import type { HostFacts } from '../runtime/host-facts.ts';
 import type { OciRuntimeDriver } from '../runtime/runtime-driver.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { BuildStepError, type DockerfileSource } from './build-error.ts';
+import { CacheMounts } from './cache-mounts.ts';
 import type { BuildCacheStore } from './cache-store.ts';
 import { BuildContext } from './context/build-context.ts';
 import { containsWildcards } from './fs/go-match.ts';
 import type { SourceTree } from './fs/source-tree.ts';
 import { resolveWildcards } from './fs/wildcards.ts';
 import { goList, goQuote, goQuoteList, healthcheckHistory } from './go-format.ts';
+import { type HttpBody, HttpSources, parseChecksum, urlFileName } from './http-source.ts';
 import { DEFAULT_PATH, ImageState, type LayerRef } from './image-state.ts';
 import type { BuildProgress, Vertex } from './progress.ts';
+import { type MountHost, RunMounts } from './run-mounts.ts';
+import { formatSourceDateEpoch, resolveSourceDateEpoch } from './source-date-epoch.ts';
 import { type PlannedStage, planStages, resolveCopySource, type StagePlan } from './stage-plan.ts';
 
 /** Bumped whenever a change to the builder could change what a cached step would produce. */
@@ -96,13 +103,39 @@ export interface BuildRequest {
   /** The target platform; default the host's. Only the host's architecture can run RUN steps. */
   platform?: Platform;
   tags?: readonly string[];
-  /** The network of RUN steps without `--network`: none (default) or the host's. */
+  /**
+   * The network of RUN steps without `--network` (and `--network=default`): none (default) or
+   * the host's. A caller that forces the host's network grants `network.host` with it.
+   */
   network?: 'none' | 'host';
+  /** Entitlements (`--allow`): `network.host`, `security.insecure`. */
+  allow?: readonly string[];
+  /** Secrets for `RUN --mount=type=secret`, by id (`--secret`). Never stored anywhere. */
+  secrets?: ReadonlyMap<string, Buffer>;
+  /** `--no-cache-filter`: the stages (by name) whose steps run without looking up the cache. */
+  noCacheFilter?: readonly string[];
+  /** The sandbox hostname of RUN steps (the `BUILDKIT_SANDBOX_HOSTNAME` build-arg wins). */
+  hostname?: string;
+  /** The epoch `SOURCE_DATE_EPOCH=context` means: an HTTP context's; none for a directory. */
+  contextEpoch?: number;
+  /** Where the result goes; default the image store. */
+  output?: BuildOutput;
   progress: BuildProgress;
   signal?: AbortSignal;
 }
 
+/**
+ * The builder's exporters (BuildKit's `--output`): `image` stores the image (and is what the
+ * engine writes `oci` and `docker` archives from); `local` writes the final stage's filesystem
+ * into a directory and `tar` as one tar stream, storing no image.
+ */
+export type BuildOutput =
+  | { type: 'image' }
+  | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: Writable };
+
 export interface BuildResult {
+  /** The image's id (its config digest); with a `local` or `tar` output it is not stored. */
   imageId: Digest;
   /** Normalized references now pointing at the image. */
   tags: string[];
@@ -306,6 +339,14 @@ class BuildSession {
   #rawLexer = new ShellLexer({ rawQuotes: true, skipUnsetEnv: true });
   #args!: BuildArgs;
   #scratch: string;
+  /** SOURCE_DATE_EPOCH resolved (seconds), when the build has one. */
+  #epoch: number | undefined;
+  readonly #allow: Set<string>;
+  readonly #noCacheStages: Set<string>;
+  #hostname = 'buildkitsandbox';
+  #cacheNamespace = '';
+  #http: HttpSources | undefined;
+  #caches: CacheMounts | undefined;
 
   constructor(services: BuilderServices, request: BuildRequest) {
     this.#s = services;
@@ -315,6 +356,8 @@ class BuildSession {
     this.#file = request.dockerfile.name;
     this.#platform = request.platform ?? services.hostPlatform;
     this.#scratch = join(services.root, 'build', 'tmp');
+    this.#allow = new Set(request.allow ?? []);
+    this.#noCacheStages = new Set((request.noCacheFilter ?? []).map((n) => n.toLowerCase()));
     request.signal?.addEventListener('abort', () => this.#abort.abort(request.signal?.reason), {
       once: true,
     });
@@ -351,11 +394,25 @@ class BuildSession {
     const targetName = this.#req.target || stages.at(-1)?.name || '';
     const buildArgs = new Map(this.#req.buildArgs ?? []);
     const host = this.#s.hostPlatform;
-    this.#args = new BuildArgs(metaArgs, {
-      buildArgs,
-      automatic: automaticArgs(argPlatform(host), argPlatform(this.#platform), targetName),
-      lexer: this.#lexer,
-    });
+    const automatic = automaticArgs(argPlatform(host), argPlatform(this.#platform), targetName);
+    this.#args = new BuildArgs(metaArgs, { buildArgs, automatic, lexer: this.#lexer });
+    const epochValue = buildArgs.get('SOURCE_DATE_EPOCH') ?? this.#args.global.get('SOURCE_DATE_EPOCH');
+    if (epochValue !== undefined) {
+      // Resolved once (a number, `context` or a source stage), then seen as that number by every ARG.
+      this.#epoch = await resolveSourceDateEpoch(epochValue, {
+        ...(this.#req.contextEpoch !== undefined ? { context: this.#req.contextEpoch } : {}),
+        stages,
+        globalArgs: new ScopeEnv(this.#args.global.entries().filter(([k]) => k !== 'SOURCE_DATE_EPOCH')),
+        buildArgs,
+        lexer: this.#lexer,
+        http: () => this.#httpSources(),
+        signal: this.#abort.signal,
+      });
+      buildArgs.set('SOURCE_DATE_EPOCH', formatSourceDateEpoch(this.#epoch));
+      this.#args = new BuildArgs(metaArgs, { buildArgs, automatic, lexer: this.#lexer });
+    }
+    this.#hostname = buildArgs.get('BUILDKIT_SANDBOX_HOSTNAME') || this.#req.hostname || this.#hostname;
+    this.#cacheNamespace = buildArgs.get('BUILDKIT_CACHE_MOUNT_NS') ?? '';
     const plan = planStages(stages, this.#args, this.#req.target ? { target: this.#req.target } : {});
     this.#plan = plan;
     this.#hasRun = plan.reachable.some((p) => p.stage.commands.some((c) => c.kind === 'run'));
@@ -659,10 +716,10 @@ class BuildSession {
   }
 
   /** The progress name of an instruction: its text with variables expanded. */
-  #stepName(st: StageState, cmd: Command, raw = false): string {
+  #stepName(st: StageState, cmd: Command, raw = false, env: ScopeEnv = st.scope.env): string {
     let text = cmd.code;
     try {
-      text = (raw ? this.#rawLexer : this.#lexer).processWord(cmd.code, st.scope.env);
+      text = (raw ? this.#rawLexer : this.#lexer).processWord(cmd.code, env);
     } catch {
       // BuildKit prints the instruction as written when it cannot expand it
     }
@@ -680,13 +737,17 @@ class BuildSession {
     st: StageState,
     vertex: Vertex,
     cmd: Command,
-    stepKey: string,
+    instructionKey: string,
     description: string,
     work: (rootfs: string, upperDir: string | undefined) => Promise<void | (() => Promise<void>)>,
     options: { independent?: boolean } = {},
   ): Promise<void> {
+    // Layer mtimes are clamped to SOURCE_DATE_EPOCH: a layer made with another epoch is another layer.
+    const stepKey =
+      this.#epoch === undefined ? instructionKey : hashKey(instructionKey, 'epoch', this.#epoch);
     const chainKey = options.independent ? hashKey('link', st.key, stepKey) : stepKey;
-    if (!this.#req.noCache) {
+    const noCache = this.#req.noCache === true || this.#noCacheStages.has(st.planned.stage.name);
+    if (!noCache) {
       const hit = await this.#s.cache.lookup(stepKey);
       if (hit) {
         vertex.cached();
@@ -755,7 +816,7 @@ class BuildSession {
         st.image.layers.push(layer);
       } else {
         await Promise.all(parentLayers.map((l) => l.ready));
-        const diff = await diffSnapshot(snapshotter, active);
+        const diff = await diffSnapshot(snapshotter, active, { sourceDateEpoch: this.#diffEpoch });
         const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
         const result = await diff.result;
         trace(`${description}: diffed and stored (${ingested.size} bytes)`);
@@ -820,7 +881,7 @@ class BuildSession {
     description: string,
   ): Promise<void> {
     const [snapshotter, { diffUpperDir }] = await Promise.all([this.#s.snapshotter(), tools()]);
-    const diff = diffUpperDir(upper);
+    const diff = diffUpperDir(upper, { sourceDateEpoch: this.#diffEpoch });
     const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
     const result = await diff.result;
     trace(`${description}: diffed and stored (${ingested.size} bytes)`);
@@ -877,30 +938,100 @@ class BuildSession {
 
   /** Mounts a read-only view of `layers` for `fn` (COPY --from). */
   async #withView<T>(layers: readonly LayerRef[], fn: (dir: string) => Promise<T>): Promise<T> {
+    const view = await this.#open(layers, false);
+    try {
+      return await fn(view.dir);
+    } finally {
+      await view.release();
+    }
+  }
+
+  /**
+   * Mounts the filesystem of `layers` until `release`: a read-only view, or with `writable` a
+   * throwaway snapshot whose writes are dropped (`RUN --mount=from=...,rw`).
+   */
+  async #open(
+    layers: readonly LayerRef[],
+    writable: boolean,
+  ): Promise<{ dir: string; release: () => Promise<void> }> {
     const [snapshotter, { mountAt, unmount }] = await Promise.all([this.#s.snapshotter(), tools()]);
     const parent = await this.#materialize(layers);
     const key = `build-view-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.#s.leases.addResource(this.#lease, 'snapshot', key);
-    const mounts = await snapshotter.view(key, parent, {
-      labels: { 'wharf.build/pid': String(process.pid) },
-    });
-    try {
-      mkdirSync(this.#scratch, { recursive: true });
-      const dir = mkdtempSync(join(this.#scratch, 'view-'));
-      try {
-        await mountAt(mounts, dir);
-        try {
-          return await fn(dir);
-        } finally {
-          await unmount(dir);
-        }
-      } finally {
-        rmdirQuietly(dir);
-      }
-    } finally {
+    const labels = { labels: { 'wharf.build/pid': String(process.pid) } };
+    const forget = async () => {
       await snapshotter.remove(key).catch(() => {});
       this.#s.leases.removeResource(this.#lease, 'snapshot', key);
+    };
+    let dir: string | undefined;
+    try {
+      const mounts = writable
+        ? await snapshotter.prepare(key, parent, labels)
+        : await snapshotter.view(key, parent, labels);
+      mkdirSync(this.#scratch, { recursive: true });
+      dir = mkdtempSync(join(this.#scratch, 'view-'));
+      await mountAt(mounts, dir);
+    } catch (error) {
+      if (dir) rmdirQuietly(dir);
+      await forget();
+      throw error;
     }
+    const mounted = dir;
+    return {
+      dir: mounted,
+      release: async () => {
+        try {
+          await unmount(mounted);
+        } finally {
+          rmdirQuietly(mounted);
+          await forget();
+        }
+      },
+    };
+  }
+
+  /** What `diff` clamps mtimes to: the epoch, or nothing (never the process's own environment). */
+  get #diffEpoch(): number {
+    return this.#epoch ?? Number.POSITIVE_INFINITY;
+  }
+
+  #httpSources(): HttpSources {
+    this.#http ??= new HttpSources(this.#s.db, this.#s.root);
+    return this.#http;
+  }
+
+  /** What RUN --mount needs of this build, for a step of stage `st`. */
+  #mountHost(st: StageState, cmd: Command): MountHost {
+    this.#caches ??= new CacheMounts(this.#s.root);
+    const memo = this.#s.db.sql;
+    return {
+      scratch: this.#scratch,
+      context: () => this.#buildContext(),
+      source: async (from) => {
+        const source =
+          st.planned.copySources.get(from) ?? resolveCopySource(this.#plan!, st.planned, from, cmd);
+        if (source.kind === 'stage') return { layers: (await this.#stageResult(source.stage)).image.layers };
+        const image = await this.#resolveImage(source.reference, cmd.range);
+        return { layers: image.state.layers, imageId: image.id };
+      },
+      open: (layers, writable) => this.#open(layers, writable),
+      memo: {
+        get: (key) =>
+          memo.prepare('SELECT digest FROM build_mount_digests WHERE key = ?').pluck().get(key) as
+            | string
+            | undefined,
+        set: (key, digest) =>
+          this.#s.db.write(() =>
+            memo
+              .prepare('INSERT OR REPLACE INTO build_mount_digests (key, digest) VALUES (?, ?)')
+              .run(key, digest),
+          ),
+      },
+      caches: this.#caches,
+      cacheNamespace: this.#cacheNamespace,
+      secrets: this.#req.secrets ?? new Map(),
+      signal: this.#abort.signal,
+    };
   }
 
   async #workdir(st: StageState, c: WorkdirCommand, cmd: Command): Promise<void> {
@@ -924,53 +1055,62 @@ class BuildSession {
 
   async #run(st: StageState, c: RunCommand, cmd: Command): Promise<void> {
     const { image, scope } = st;
-    if (c.mounts.length > 0)
-      throw new DockerfileError(cmd.file, cmd.range.startLine, 'RUN --mount is not supported yet');
-    if (c.security === 'insecure') {
-      throw new DockerfileError(
+    const at = (message: string, cause?: unknown) =>
+      new DockerfileError(
         cmd.file,
         cmd.range.startLine,
-        'security.insecure is not allowed (RUN --security=insecure needs --allow security.insecure)',
+        message,
+        cause === undefined ? undefined : { cause },
+      );
+    if (c.devices.length > 0) throw at('RUN --device is not supported yet (CDI devices)');
+    const privileged = c.security === 'insecure';
+    if (privileged && !this.#allow.has('security.insecure')) {
+      throw at(
+        'entitlement security.insecure is not allowed (RUN --security=insecure needs --allow security.insecure)',
       );
     }
     let network: 'none' | 'host' = this.#req.network ?? 'none';
     if (c.network === 'none') network = 'none';
     else if (c.network === 'host') {
-      if (this.#req.network !== 'host') {
-        throw new DockerfileError(
-          cmd.file,
-          cmd.range.startLine,
-          'network.host is not allowed (RUN --network=host needs --network host on the build)',
-        );
+      // a build whose caller forced the host's network has granted it
+      if (!this.#allow.has('network.host') && this.#req.network !== 'host') {
+        throw at('entitlement network.host is not allowed (RUN --network=host needs --allow network.host)');
       }
       network = 'host';
     }
+    const cwd = image.config.WorkingDir || '/';
+    let mounts: RunMounts;
+    try {
+      mounts = await RunMounts.plan(c.mounts, cwd, this.#mountHost(st, cmd), at);
+    } catch (error) {
+      if (error instanceof DockerfileError) throw error;
+      throw at((error as Error).message, error);
+    }
+    // Secrets exposed as variables show as **** in the step's name, as in BuildKit.
+    const masked = scope.env.clone();
+    for (const name of mounts.secretEnvNames) masked.set(name, '****');
     let args = [...c.cmdLine];
-    let name = this.#stepName(st, cmd, true);
+    let name = this.#stepName(st, cmd, true, masked);
+    /** A `#!` heredoc: written to a file the interpreter runs, mounted at /dev/pipes. */
+    let script: { name: string; data: string } | undefined;
     if (c.files.length > 0) {
+      if (args.length !== 1 || !c.prependShell)
+        throw at(`parsing produced an invalid run command: ${goList(args)}`);
       const first = c.files[0]!;
-      if (args.length !== 1 || !c.prependShell) {
-        throw new DockerfileError(
-          cmd.file,
-          cmd.range.startLine,
-          `parsing produced an invalid run command: ${goList(args)}`,
-        );
-      }
-      const word = args[0]!.trim();
-      if (/^<<-?["']?[A-Za-z0-9_]+["']?$/.test(word) && c.files.length === 1) {
-        if (first.data.startsWith('#!')) {
-          throw new DockerfileError(
-            cmd.file,
-            cmd.range.startLine,
-            'RUN heredocs with a #! interpreter are not supported yet',
-          );
+      if (mustParseHeredocWord(args[0]!) !== undefined) {
+        if (image.os !== 'windows' && first.data.startsWith('#!')) {
+          script = { name: first.name, data: first.data };
+          args = [posix.join('/dev/pipes', first.name)];
+        } else {
+          // the body is the script, given to the SHELL as one argument
+          args = [first.data];
         }
-        args = [first.data];
+        const doc = first.data.trim().split('\n');
+        name += ` (${doc[0]}${doc.length > 1 ? '...' : ''})`;
       } else {
+        // several heredocs, or one inside a command line: the shell reads them itself
         args = [`${args[0]}${c.files.map((f) => `\n${f.data}${f.name}`).join('')}`];
       }
-      const doc = first.data.trim().split('\n');
-      name += ` (${doc[0]}${doc.length > 1 ? '...' : ''})`;
     }
     if (c.prependShell) args = withShell(image, args);
     const env = scope.env.toList();
@@ -979,10 +1119,19 @@ class BuildSession {
       const value = this.#req.buildArgs?.get(key);
       if (value !== undefined && !scope.env.has(key)) runEnv.push(`${key}=${value}`);
     }
-    const cwd = image.config.WorkingDir || '/';
     const user = image.config.User ?? '';
     const vertex = this.#progress.start(name);
-    const key = hashKey(st.key, 'run', { args, env, cwd, user, network });
+    const key = hashKey(st.key, 'run', {
+      args,
+      env,
+      cwd,
+      user,
+      network,
+      ...(mounts.empty ? {} : { mounts: mounts.key }),
+      ...(script ? { script } : {}),
+      ...(privileged ? { security: 'insecure' } : {}),
+      ...(this.#hostname !== 'buildkitsandbox' ? { hostname: this.#hostname } : {}),
+    });
     const history = `RUN ${runCommandString(args, scope)}`;
     await this.#layerStep(
       st,
@@ -991,7 +1140,7 @@ class BuildSession {
       key,
       name.replace(/^\[[^\]]*\] /, ''),
       async (rootfs, upperDir) => {
-        const { execUser, runStep, pruneCopiedUpDirs } = await tools();
+        const { execUser, runStep, pruneCopiedUpDirs, listHostDevices } = await tools();
         let execAs: ReturnType<typeof execUser>;
         try {
           execAs = execUser(rootfs, user);
@@ -1004,20 +1153,56 @@ class BuildSession {
         }
         const { driver, host } = await this.#s.runtime();
         await mkdir(this.#scratch, { recursive: true });
-        const result = await runStep({
-          runtime: driver,
-          host,
-          rootfs,
-          args,
-          env: runEnv,
-          cwd,
-          user: execAs,
-          network,
-          scratchDir: this.#scratch,
-          ...(upperDir !== undefined ? { upperDir } : {}),
-          onOutput: (chunk) => vertex.output(chunk),
-          signal: this.#abort.signal,
-        });
+        let held: Awaited<ReturnType<RunMounts['prepare']>>;
+        try {
+          held = await mounts.prepare();
+        } catch (error) {
+          vertex.error((error as Error).message);
+          throw error instanceof DockerfileError
+            ? error
+            : new BuildStepError((error as Error).message, {
+                step: name,
+                source: this.#where(cmd.range),
+                cause: error,
+              });
+        }
+        let scriptDir: string | undefined;
+        let result: Awaited<ReturnType<typeof runStep>>;
+        try {
+          vertex.mask(held.masks);
+          const stepMounts = [...held.mounts];
+          if (script) {
+            scriptDir = await mkdtemp(join(this.#scratch, 'heredoc-'));
+            await writeFile(join(scriptDir, script.name), script.data, { mode: 0o755 });
+            stepMounts.push({ type: 'bind', source: scriptDir, destination: '/dev/pipes', readonly: true });
+          }
+          // a secret exposed as a variable replaces a variable of that name
+          const secretNames = new Set(held.env.map((e) => e.slice(0, e.indexOf('='))));
+          const stepEnv = [
+            ...runEnv.filter((e) => !secretNames.has(e.slice(0, e.indexOf('=')))),
+            ...held.env,
+          ];
+          result = await runStep({
+            runtime: driver,
+            host,
+            rootfs,
+            args,
+            env: stepEnv,
+            cwd,
+            user: execAs,
+            network,
+            hostname: this.#hostname,
+            mounts: stepMounts,
+            ...(privileged ? { privileged: true, hostDevices: await listHostDevices() } : {}),
+            scratchDir: this.#scratch,
+            ...(upperDir !== undefined ? { upperDir } : {}),
+            onOutput: (chunk) => vertex.output(chunk),
+            signal: this.#abort.signal,
+          });
+        } finally {
+          await held.release();
+          if (scriptDir) await rm(scriptDir, { recursive: true, force: true });
+        }
         if (result.exitCode !== 0) {
           const message = result.runtimeError
             ? `process ${goQuote(args.join(' '))} could not start: ${result.runtimeError}`
@@ -1073,23 +1258,25 @@ class BuildSession {
       true,
     );
     const chmod = c.chmod === '' ? undefined : parseChmod(c.chmod);
-    if (isAdd && (c as AddCommand).checksum !== '') {
-      const add = c as AddCommand;
-      if (add.sourcePaths.length !== 1) throw at("checksum can't be specified for multiple sources");
-      if (!/^https?:\/\//.test(add.sourcePaths[0]!)) throw at('checksum requires HTTP(S) or Git sources');
+    const checksum = isAdd ? (c as AddCommand).checksum : '';
+    if (checksum !== '') {
+      if (c.sourcePaths.length !== 1) throw at("checksum can't be specified for multiple sources");
+      if (!isHttpSource(c.sourcePaths[0]!) && !isGitSource(c.sourcePaths[0]!))
+        throw at('checksum requires HTTP(S) or Git sources');
+      try {
+        parseChecksum(checksum);
+      } catch (error) {
+        throw at((error as Error).message, error);
+      }
     }
     const from = c.kind === 'copy' ? c.from : '';
     const parents = c.kind === 'copy' && c.parents;
     for (const src of c.sourcePaths) {
-      if (/^https?:\/\//.test(src) || /^git@|\.git(#|$)/.test(src)) {
-        if (!isAdd)
-          throw at(
-            /^https?:\/\//.test(src) && !/\.git(#|$)/.test(src)
-              ? "source can't be a URL for COPY"
-              : "source can't be a git ref for COPY",
-          );
-        throw at(`ADD from ${src}: remote sources are not supported yet`);
+      if (isGitSource(src)) {
+        if (!isAdd) throw at("source can't be a git ref for COPY");
+        throw at(`ADD ${src}: git sources are not supported yet`);
       }
+      if (isHttpSource(src) && !isAdd) throw at("source can't be a URL for COPY");
     }
     const exclude = c.excludePatterns.length > 0 ? DockerIgnore.fromPatterns(c.excludePatterns) : undefined;
 
@@ -1109,10 +1296,12 @@ class BuildSession {
       root: string;
       include?: DockerIgnore;
       matches: string[];
+      /** An `ADD <url>` source: the body fetched. */
+      url?: HttpBody;
     }
     const selections: Selection[] = [];
     const link = c.link && chmod === undefined && (c.chown === '' || /^\d+(:\d+)?$/.test(c.chown));
-    if (from === '' && c.sourcePaths.length > 0) {
+    if (from === '' && c.sourcePaths.some((src) => !isHttpSource(src))) {
       try {
         this.#buildContext();
       } catch (error) {
@@ -1141,10 +1330,21 @@ class BuildSession {
         for (const src of c.sourcePaths) selections.push(this.#selection(src, parents));
         keyParts = { from: sourceKey, sources: selections.map((s) => ({ src: s.src, root: s.root })) };
       } else if (c.sourcePaths.length > 0) {
-        const context = this.#buildContext();
-        tree = context.tree();
+        const local = c.sourcePaths.some((src) => !isHttpSource(src));
+        const context = local ? this.#buildContext() : undefined;
+        tree = context?.tree();
         const digests: unknown[] = [];
         for (const src of c.sourcePaths) {
+          if (isHttpSource(src)) {
+            const body = await this.#httpSources().fetch(src, {
+              ...(checksum !== '' ? { checksum } : {}),
+              signal: this.#abort.signal,
+            });
+            selections.push({ src, root: '', matches: [], url: body });
+            digests.push(['url', src, urlFileName(src), body.digest, body.lastModified ?? 0]);
+            continue;
+          }
+          if (!context || !tree) throw at('Cannot copy from the build context: this build has none');
           const sel = this.#selection(src, parents);
           if (posix.normalize(src.replace(/^\.\//, '')).startsWith('../') || posix.normalize(src) === '..') {
             throw at(`${uppercaseCmd(cmd.name)} ${src}: the source is outside the build context`);
@@ -1194,8 +1394,13 @@ class BuildSession {
           ...(chmod ? { mode: chmod } : {}),
           ...(exclude ? { exclude } : {}),
         };
-        const copyFrom = async (source: SourceTree) => {
+        const copyFrom = async (source: SourceTree | undefined) => {
           for (const sel of selections) {
+            if (sel.url) {
+              await this.#copyUrl(sel.url, rootfs, dest, options, (c as AddCommand).unpack === true);
+              continue;
+            }
+            if (!source) continue;
             const matches = from !== '' ? this.#resolveTreeSources(source, sel, cmd) : sel.matches;
             for (const match of matches) {
               const copier = new Copier(rootfs, {
@@ -1216,7 +1421,7 @@ class BuildSession {
           }
         };
         if (fromLayers) await this.#withView(fromLayers, (dir) => copyFrom(new DiskTree(dir)));
-        else if (tree) await copyFrom(tree);
+        else await copyFrom(tree);
         if (c.sourceContents.length > 0) {
           const docDir = await mkdtemp(join(this.#scratch, 'heredoc-'));
           try {
@@ -1237,6 +1442,38 @@ class BuildSession {
       { independent: link },
     );
     image.addHistory(message, true, true);
+  }
+
+  /**
+   * Copies an `ADD <url>` body to `dest` as BuildKit's http source makes it: named after the
+   * URL's last path element, mode 0600 unless `--chmod`, owner 0:0 unless `--chown`, mtime the
+   * `Last-Modified` time (else 1970); extracted only with `--unpack=true` and an archive.
+   */
+  async #copyUrl(
+    body: HttpBody,
+    rootfs: string,
+    dest: string,
+    options: import('./fs/copy.ts').CopyOptions,
+    unpack: boolean,
+  ): Promise<void> {
+    const { Copier, DiskTree, extractArchive, isArchive } = await tools();
+    if (unpack && (await isArchive(body.path))) {
+      await extractArchive(body.path, rootfs, dest, options.owner);
+      return;
+    }
+    await mkdir(this.#scratch, { recursive: true });
+    const dir = await mkdtemp(join(this.#scratch, 'url-'));
+    try {
+      const name = urlFileName(body.url);
+      const file = join(dir, name);
+      await copyFile(body.path, file);
+      await chmodAsync(file, 0o600);
+      const mtime = (body.lastModified ?? 0) / 1000;
+      await utimes(file, mtime, mtime);
+      new Copier(rootfs, options).copy(new DiskTree(dir), name, dest);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** A source as dispatchCopy splits it: `--parents` copies from the root (or the `/./` pivot). */
@@ -1342,6 +1579,8 @@ class BuildSession {
   // ---- export ----
 
   async #export(final: StageResult): Promise<BuildResult> {
+    const output = this.#req.output ?? { type: 'image' };
+    if (output.type === 'local' || output.type === 'tar') return this.#exportFilesystem(final, output);
     const vertex = this.#progress.start('exporting to image');
     const image = final.image.clone();
     if (this.#req.labels && Object.keys(this.#req.labels).length > 0) {
@@ -1354,7 +1593,7 @@ class BuildSession {
     }
     await Promise.all(image.layers.map((l) => l.ready));
     vertex.status('exporting layers done');
-    const config = image.serialize();
+    const config = image.serialize(this.#epoch !== undefined ? { epoch: this.#epoch } : {});
     const id = await this.#s.images.commit({
       config,
       layers: image.layers.map((l) => ({ digest: l.digest, size: l.size })),
@@ -1373,6 +1612,36 @@ class BuildSession {
     for (const tag of tags) vertex.status(`naming to ${tag} done`);
     vertex.done();
     return { imageId: id, tags, cached: this.#hits.length, executed: this.#executed };
+  }
+
+  /**
+   * `--output type=local|tar`: the final stage's filesystem, from a mounted view, into a
+   * directory or a tar stream. No image is stored; the id is the one it would have.
+   */
+  async #exportFilesystem(
+    final: StageResult,
+    output: { type: 'local'; dest: string } | { type: 'tar'; dest: Writable },
+  ): Promise<BuildResult> {
+    const vertex = this.#progress.start(
+      output.type === 'local' ? 'exporting to client directory' : 'exporting to client tarball',
+    );
+    try {
+      const { exportLocal, exportTar } = await tools();
+      await this.#withView(final.image.layers, (dir) =>
+        output.type === 'local'
+          ? exportLocal(dir, output.dest)
+          : exportTar(dir, output.dest, { sourceDateEpoch: this.#diffEpoch }),
+      );
+      vertex.status(output.type === 'local' ? 'copying files done' : 'sending tarball done');
+      await Promise.all(final.image.layers.map((l) => l.ready));
+      const image = final.image.clone();
+      const config = image.serialize(this.#epoch !== undefined ? { epoch: this.#epoch } : {});
+      vertex.done();
+      return { imageId: digestBytes(config), tags: [], cached: this.#hits.length, executed: this.#executed };
+    } catch (error) {
+      vertex.error((error as Error).message);
+      throw error;
+    }
   }
 }
 
@@ -1417,4 +1686,14 @@ function runCommandString(args: readonly string[], scope: ArgScope): string {
   const env = order.map((k) => `${k}=${values.get(k)}`);
   const prefix = env.length > 0 ? [`|${env.length}`, ...env] : [];
   return [...prefix, ...args].join(' ');
+}
+
+/** An `http://` or `https://` source that is not a git repository (BuildKit's isHTTPSource). */
+function isHttpSource(src: string): boolean {
+  return /^https?:\/\//.test(src) && !isGitSource(src);
+}
+
+/** A git source: `git@...`, `git://...`, or a URL whose path ends in `.git` (with a `#ref`). */
+function isGitSource(src: string): boolean {
+  return /^git@|^git:\/\/|^ssh:\/\//.test(src) || /^https?:\/\/[^#]*\.git(#|$)/.test(src);
 }

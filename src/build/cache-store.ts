@@ -19,6 +19,15 @@
  *     entries TEXT         one line per file: `path\tsize\tmtime\tctime\tino\tdev\tdigest`
  *                          (path relative to root; times are Node's millisecond numbers)
  *     updated_at INTEGER   ms
+ *   build_http_cache     ADD <url> downloads (migration `build-2-sources`, see http-source.ts)
+ *     url TEXT PK          the URL as written
+ *     etag TEXT NULL       the response's ETag, for the conditional HEAD of a rebuild
+ *     last_modified TEXT NULL  the response's Last-Modified (the file's mtime)
+ *     digest TEXT          sha256 of the body; the file is $root/build/http/<hex>
+ *     size INTEGER, fetched_at INTEGER (ms)
+ *   build_mount_digests  content digests of `RUN --mount=from=stage` sources
+ *     key TEXT PK          sha256 of (chain ID of the stage's layers, source path)
+ *     digest TEXT          the content digest (fs/tree-digest.ts)
  *
  * @example
  * const cache = BuildCacheStore.open(engine.db, engine.leases, engine.content);
@@ -53,6 +62,25 @@ export const BUILD_MIGRATIONS: readonly Migration[] = [
           root TEXT PRIMARY KEY,
           entries TEXT NOT NULL,
           updated_at INTEGER NOT NULL
+        );
+      `);
+    },
+  },
+  {
+    name: 'build-2-sources',
+    up(db) {
+      db.exec(`
+        CREATE TABLE build_http_cache (
+          url TEXT PRIMARY KEY,
+          etag TEXT,
+          last_modified TEXT,
+          digest TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          fetched_at INTEGER NOT NULL
+        );
+        CREATE TABLE build_mount_digests (
+          key TEXT PRIMARY KEY,
+          digest TEXT NOT NULL
         );
       `);
     },

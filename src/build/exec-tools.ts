@@ -3,10 +3,12 @@
  * loaded only when a step runs: these modules pull in child_process and friends, which a fully
  * cached build never needs and should not pay for at start-up.
  */
-export { diffUpperDir } from '../image/layer/diff.ts';
+export { diffDirectories, diffUpperDir } from '../image/layer/diff.ts';
 export { diffSnapshot } from '../image/layer/diff-snapshot.ts';
 export { unpackLayers } from '../image/layer/unpack.ts';
+export { listHostDevices } from '../runtime/devices.ts';
 export { mountAt, unmount } from '../snapshot/mount.ts';
+export { exportLocal, exportTar } from './exporters.ts';
 export { Copier, mkdirAll } from './fs/copy.ts';
 export { extractArchive, isArchive } from './fs/extract-archive.ts';
 export { rootPath } from './fs/root-path.ts';

@@ -58,6 +58,8 @@ export class ImageState {
   config: ContainerConfig;
   history: HistoryEntry[];
   layers: LayerRef[];
+  /** How many history entries came from the base image (kept as they are under an epoch). */
+  baseHistory: number;
 
   private constructor(init: {
     architecture: string;
@@ -68,6 +70,7 @@ export class ImageState {
     config: ContainerConfig;
     history: HistoryEntry[];
     layers: LayerRef[];
+    baseHistory?: number;
   }) {
     this.architecture = init.architecture;
     this.os = init.os;
@@ -77,6 +80,7 @@ export class ImageState {
     this.config = init.config;
     this.history = init.history;
     this.layers = init.layers;
+    this.baseHistory = init.baseHistory ?? init.history.length;
   }
 
   /** BuildKit's emptyImage: `FROM scratch`. */
@@ -122,6 +126,7 @@ export class ImageState {
       history: structuredClone(this.history),
       // shared: a layer still being diffed fills its fields in place
       layers: [...this.layers],
+      baseHistory: this.baseHistory,
     });
   }
 
@@ -155,9 +160,18 @@ export class ImageState {
     this.history.push(entry);
   }
 
-  /** The image config bytes: history times filled in, keys ordered as BuildKit writes them. */
-  serialize(): Buffer {
+  /**
+   * The image config bytes: history times filled in, keys ordered as BuildKit writes them. With
+   * `epoch` (SOURCE_DATE_EPOCH, seconds), every entry this build added is dated at the epoch and
+   * the base image's entries keep theirs, as BuildKit's frontend and exporter do; `created` is
+   * the last entry's time either way.
+   */
+  serialize(options: { epoch?: number } = {}): Buffer {
     const history = normalizeHistory(this.history, this.layers);
+    if (options.epoch !== undefined) {
+      const at = goTime(options.epoch);
+      for (let i = this.baseHistory; i < history.length; i++) history[i]!.created = at;
+    }
     const created = history.at(-1)?.created;
     const config: Record<string, unknown> = {};
     for (const key of CONFIG_ORDER) {
@@ -238,4 +252,9 @@ export function normalizeHistory(
     }
   }
   return history;
+}
+
+/** A time as Go's encoding/json writes it (RFC 3339, no fraction when it is zero). */
+export function goTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }

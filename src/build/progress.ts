@@ -51,6 +51,8 @@ export class Vertex {
   readonly tail: LogLine[] = [];
   #partial = '';
   #ended = false;
+  /** Secret values replaced by `****` in every line this vertex shows or keeps. */
+  #masks: string[] = [];
 
   constructor(id: number, name: string, printer: ProgressPrinter) {
     this.id = id;
@@ -75,7 +77,24 @@ export class Vertex {
     for (const line of lines) this.#line(line);
   }
 
-  #line(text: string): void {
+  /**
+   * Hides `values` (a step's secrets) from its output: each becomes `****` in the lines printed
+   * and kept for the failure summary. Values shorter than 3 characters are left alone (masking
+   * them would garble every line); a secret should be longer than that anyway.
+   */
+  mask(values: readonly string[]): void {
+    for (const value of values) {
+      for (const line of value.split('\n')) {
+        if (line.trim().length >= 3 && !this.#masks.includes(line)) this.#masks.push(line);
+      }
+    }
+    // longest first, so a value containing another is masked whole
+    this.#masks.sort((a, b) => b.length - a.length);
+  }
+
+  #line(raw: string): void {
+    let text = raw;
+    for (const value of this.#masks) text = text.replaceAll(value, '****');
     const line = { at: this.seconds, text: text.replace(/\r$/, '') };
     this.tail.push(line);
     if (this.tail.length > 12) this.tail.shift();

@@ -32,8 +32,9 @@ import { OVERLAY_OPAQUE_XATTR } from '../image/layer/whiteout.ts';
 import { readXattrs } from '../image/layer/xattr.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
 import type { HostFacts } from '../runtime/host-facts.ts';
+import type { RuntimeDevice } from '../runtime/oci-runtime-spec.ts';
 import { type OciRuntimeDriver, runtimeErrorMessage } from '../runtime/runtime-driver.ts';
-import { buildRuntimeSpec, serializeRuntimeSpec } from '../runtime/spec.ts';
+import { buildRuntimeSpec, type MountRequest, serializeRuntimeSpec } from '../runtime/spec.ts';
 import { resolveRelative } from './fs/root-path.ts';
 import type { ExecUser } from './fs/users.ts';
 
@@ -50,6 +51,15 @@ export interface RunStepOptions {
   user: ExecUser;
   network: 'none' | 'host';
   hostname?: string;
+  /**
+   * `RUN --mount`s (binds, tmpfs), mounted after the defaults in this order (parents first).
+   * Their targets, when missing in the image, are stubs removed afterwards like the defaults'.
+   */
+  mounts?: MountRequest[];
+  /** `--security=insecure`: every capability, every host device, no seccomp, writable /sys. */
+  privileged?: boolean;
+  /** The host's device nodes, given with `privileged`. */
+  hostDevices?: RuntimeDevice[];
   /** Where the bundle is written (removed afterwards). */
   scratchDir: string;
   /** The overlay upper directory of `rootfs`, when it is one (to spot copied-up directories). */
@@ -184,7 +194,10 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
   // Small files are written synchronously: the thread pool may be busy storing an earlier
   // step's layer, and these would queue behind it.
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
-  const stubs = missingStubs(options.rootfs, MOUNT_POINTS);
+  const stubs = missingStubs(options.rootfs, [
+    ...MOUNT_POINTS,
+    ...(options.mounts ?? []).map((m) => m.destination),
+  ]);
   // Parents of the stubs not yet in the upper dir: the runtime may copy them up.
   const copiedUp: string[] = [];
   const transparent: string[] = [];
@@ -225,7 +238,9 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       mounts: [
         { type: 'bind', source: hosts, destination: '/etc/hosts', readonly: true },
         { type: 'bind', source: resolv, destination: '/etc/resolv.conf', readonly: true },
+        ...(options.mounts ?? []),
       ],
+      ...(options.privileged ? { privileged: true, hostDevices: options.hostDevices ?? [] } : {}),
       cgroupsPath,
       host: options.host,
     });

@@ -4,8 +4,8 @@
  *
  * - each FROM is expanded with the global args; its base is `scratch`, an earlier stage of that
  *   name (case-insensitive) or an image;
- * - `COPY --from` names a stage (by name or index) or else an image; it may hold no variable,
- *   and a stage must be defined before the one copying from it;
+ * - `COPY --from` and `RUN --mount=from` name a stage (by name or index) or else an image; they
+ *   may hold no variable, and a stage must be defined before the one copying from it;
  * - the target is `--target` (did-you-mean on a typo) or the last stage, and only the stages it
  *   reaches through bases and `--from` are built;
  * - progress names are `[name i/n]` (`stage-N` for an unnamed stage of a multi-stage file, no
@@ -52,13 +52,14 @@ const byName = (stages: readonly PlannedStage[], name: string): PlannedStage | u
 
 type CopySource = { kind: 'stage'; stage: PlannedStage } | { kind: 'image'; reference: string };
 
-/** What `COPY --from=<from>` in stage `p` names, with BuildKit's checks. */
+/** What `COPY --from=<from>` (or `RUN --mount=from=<from>`) in stage `p` names, with BuildKit's checks. */
 function copySource(
   planned: readonly PlannedStage[],
   p: PlannedStage,
   from: string,
   cmd: Command,
 ): CopySource {
+  const mount = cmd.kind === 'run';
   if (/\$/.test(from)) {
     throw new DockerfileError(
       cmd.file,
@@ -84,7 +85,9 @@ function copySource(
     throw new DockerfileError(
       cmd.file,
       cmd.range.startLine,
-      `cannot copy from stage ${JSON.stringify(from)}, it needs to be defined before current stage ${JSON.stringify(p.stage.name || p.displayName)}`,
+      mount
+        ? `cannot mount from stage ${JSON.stringify(from)}, stage needs to be defined before current command`
+        : `cannot copy from stage ${JSON.stringify(from)}, it needs to be defined before current stage ${JSON.stringify(p.stage.name || p.displayName)}`,
     );
   }
   return { kind: 'stage', stage: source };
@@ -127,11 +130,16 @@ export function planStages(
   }
   if (planned.length === 1) planned[0]!.displayName = '';
 
-  // COPY --from: a stage by name or index, else an image.
+  // COPY --from and RUN --mount=from: a stage by name or index, else an image.
   for (const p of planned) {
     for (const cmd of p.stage.commands) {
-      if (cmd.kind !== 'copy' || cmd.from === '') continue;
-      p.copySources.set(cmd.from, copySource(planned, p, cmd.from, cmd));
+      if (cmd.kind === 'copy' && cmd.from !== '')
+        p.copySources.set(cmd.from, copySource(planned, p, cmd.from, cmd));
+      if (cmd.kind === 'run') {
+        for (const mount of cmd.mounts) {
+          if (mount.from !== '') p.copySources.set(mount.from, copySource(planned, p, mount.from, cmd));
+        }
+      }
     }
   }
 

@@ -14,8 +14,9 @@ import type { ImageConfig } from '../oci/image-config.ts';
 import { OciRuntimeDriver, type RuntimeName } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { findExecutable, type RuntimeSelection, selectRuntime } from '../runtime/runtime-probe.ts';
+import type { MountRequest, NetworkMode } from '../runtime/spec.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
-import { type ContainerRecord, ContainerRecords } from './container-records.ts';
+import { type ContainerDefinition, type ContainerRecord, ContainerRecords } from './container-records.ts';
 import { nowNanos } from './timestamps.ts';
 
 /** What the container service needs from the images part: find an image, unpack its layers. */
@@ -26,6 +27,35 @@ export interface ImageSource {
   unpack(imageId: string): Promise<string | undefined>;
   /** The image's size in bytes (for `ps -s`'s virtual size). */
   size?(imageId: string): Promise<number>;
+}
+
+/** What a hook adds to one run of a container. */
+export interface StartContribution {
+  /** More mounts (volumes, binds), after Wharf's own. */
+  mounts?: MountRequest[];
+  /** The network namespace to join (a network layer's), instead of `none`'s new one. */
+  network?: NetworkMode;
+  /** New content of the container's /etc/hosts and /etc/resolv.conf. */
+  hosts?: string;
+  resolvConf?: string;
+}
+
+/**
+ * The seam for the layers that add to a container without the container service knowing them
+ * (volumes, networks): each hook is called at the matching step of the lifecycle, in order.
+ * A hook's failure fails `create` or `start`; at exit and removal it is recorded and ignored.
+ */
+export interface ContainerHooks {
+  /** Network modes (besides none and host) these hooks handle: `bridge`, named networks... */
+  acceptsNetworkMode?(mode: string): boolean;
+  /** At create, before the record is stored: may check the request and extend the definition. */
+  create?(definition: ContainerDefinition, name: string): Promise<void>;
+  /** At each start, with the root filesystem mounted at `rootfs`. */
+  start?(record: ContainerRecord, rootfs: string): Promise<StartContribution | undefined>;
+  /** After each run's exit is handled (conmon's exit command, stop, kill). */
+  exit?(record: ContainerRecord): Promise<void>;
+  /** After the container's record is gone; `volumes` with `rm -v` and `--rm`. */
+  remove?(record: ContainerRecord, options: { volumes: boolean }): Promise<void>;
 }
 
 /** How to run `wharf` (absolute node binary and its arguments up to the script). */
@@ -48,6 +78,8 @@ export interface ContainerServiceOptions {
   conmonCgroup?: string | null;
   /** Parent of the containers' cgroups when `--cgroup-parent` is not given. Default `/wharf`. */
   cgroupParent?: string;
+  /** Volumes, networks... (see ContainerHooks). */
+  hooks?: readonly ContainerHooks[];
 }
 
 export class ContainerContext {
@@ -57,6 +89,7 @@ export class ContainerContext {
   readonly wharfCommand: WharfCommand;
   readonly conmonCgroup: string | null | undefined;
   readonly cgroupParent: string;
+  readonly hooks: readonly ContainerHooks[];
   readonly #openSnapshotter: () => Promise<Snapshotter>;
   #snapshotter: Promise<Snapshotter> | undefined;
   readonly #defaultRuntime: RuntimeName | undefined;
@@ -70,6 +103,7 @@ export class ContainerContext {
     this.wharfCommand = options.wharfCommand;
     this.conmonCgroup = options.conmonCgroup;
     this.cgroupParent = options.cgroupParent ?? '/wharf';
+    this.hooks = options.hooks ?? [];
     this.#openSnapshotter = options.snapshotter;
     this.#defaultRuntime = options.defaultRuntime;
   }
@@ -135,6 +169,34 @@ export class ContainerContext {
       actorId: record.id,
       attributes,
     });
+  }
+
+  /** Whether a hook handles network mode `mode`. */
+  hookedNetwork(mode: string): boolean {
+    return this.hooks.some((hook) => hook.acceptsNetworkMode?.(mode) === true);
+  }
+
+  /** Runs `exit` or `remove` hooks, recording failures on the record instead of failing. */
+  async runCleanupHooks(
+    step: 'exit' | 'remove',
+    record: ContainerRecord,
+    options: { volumes: boolean } = { volumes: false },
+  ): Promise<void> {
+    for (const hook of this.hooks) {
+      try {
+        if (step === 'exit') await hook.exit?.(record);
+        else await hook.remove?.(record, options);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (step === 'exit') {
+          try {
+            this.records.update(record.id, () => ({ error: message }));
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    }
   }
 
   /** The `wharf` invocation prefix with this root: `node script --root ROOT`. */

@@ -32,9 +32,11 @@ import {
   reconcileContainer,
   stopContainer,
 } from '../runtime/conmon.ts';
+import { cgroupPids, removeCgroupTree } from '../runtime/cgroups.ts';
 import { readHostFacts } from '../runtime/host-facts.ts';
+import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
-import { serializeRuntimeSpec } from '../runtime/spec.ts';
+import { type MountRequest, type NetworkMode, serializeRuntimeSpec } from '../runtime/spec.ts';
 import { unmount } from '../snapshot/mount.ts';
 import { effectiveHealthcheck } from './container-config.ts';
 import type { ContainerContext } from './container-context.ts';
@@ -121,16 +123,29 @@ export async function startRun(
     ]);
     const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
     if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
+    const extraMounts: MountRequest[] = [];
+    let network: NetworkMode | undefined;
+    for (const hook of context.hooks) {
+      const added = await hook.start?.(record, rootfs);
+      if (!added) continue;
+      extraMounts.push(...(added.mounts ?? []));
+      if (added.network) network = added.network;
+      if (added.hosts !== undefined) await writeFile(paths.hosts, added.hosts);
+      if (added.resolvConf !== undefined) await writeFile(paths.resolvConf, added.resolvConf);
+    }
     const spec = await containerRuntimeSpec(record, {
       paths,
       host: await readHostFacts(),
       user,
       hostname: config.Hostname ?? id.slice(0, 12),
+      extraMounts,
+      ...(network ? { network } : {}),
       ...(options.consoleSize ? { consoleSize: options.consoleSize } : {}),
     });
     await mkdir(paths.bundle, { recursive: true });
     await writeFile(paths.configJson, serializeRuntimeSpec(spec));
   } catch (error) {
+    await context.runCleanupHooks('exit', record);
     return fail(error, EXIT_WHARF_ERROR);
   }
 
@@ -175,6 +190,7 @@ export async function startRun(
     context.records.update(id, (current) =>
       current.generation === generation ? { cleanedGeneration: generation } : undefined,
     );
+    await context.runCleanupHooks('exit', record);
     return fail(error);
   }
 
@@ -215,6 +231,27 @@ async function hasRuntimeState(driver: { stateDir: string }, id: string): Promis
     () => true,
     () => false,
   );
+}
+
+/**
+ * Forgets a container whose processes are all gone, as `runtime delete` does for a stopped
+ * container (runc's and crun's `destroy`: remove the cgroups, then the state directory; Wharf
+ * uses no hooks), without starting the runtime a third time per run: a Go runtime costs tens of
+ * milliseconds of CPU to start. When anything is unexpected (processes left in the cgroup, a
+ * cgroup that will not go), the runtime's own `delete --force` does it.
+ */
+async function releaseRuntimeState(driver: RuntimeDriver, id: string, cgroupsPath: string): Promise<void> {
+  const viaRuntime = () =>
+    driver.delete(id, { force: true }).catch((error: unknown) => {
+      if (!(error instanceof NotFoundError)) throw error;
+    });
+  try {
+    if ((await cgroupPids(cgroupsPath)).length > 0) return await viaRuntime();
+    await removeCgroupTree(cgroupsPath);
+  } catch {
+    return viaRuntime();
+  }
+  await rm(join(driver.stateDir, id), { recursive: true, force: true });
 }
 
 /** Docker's `--log-opt max-size` (`10m`, `1g`, bytes): conmon's --log-size-max. */
@@ -302,12 +339,7 @@ export async function cleanupRun(
       exit = state.exit;
     }
     await stopHealthLoop(current);
-    await Promise.all([
-      driver.delete(id, { force: true }).catch((error: unknown) => {
-        if (!(error instanceof NotFoundError)) throw error;
-      }),
-      unmountRootfs(context, id),
-    ]);
+    await Promise.all([releaseRuntimeState(driver, id, cgroupsPath), unmountRootfs(context, id)]);
     const finishedAt = formatRfc3339Nano(nowNanos());
     const exitCode = exit.exitCode;
     record = context.records.update(id, (latest) => {
@@ -328,6 +360,7 @@ export async function cleanupRun(
     await rm(paths.cleanedMarker(generation - 1), { force: true }).catch(() => undefined);
     if (exit.oomKilled) context.emit('oom', record);
     context.emit('die', record, { exitCode: String(exitCode) });
+    await context.runCleanupHooks('exit', record);
     return { record, exit };
   });
   if (!result.exit || !result.record) return result;
@@ -336,7 +369,7 @@ export async function cleanupRun(
     return { ...result, record: context.records.get(id) };
   }
   if (options.autoRemove !== false && result.record.definition.HostConfig.AutoRemove) {
-    await removeContainer(context, id, { force: false }).catch((error: unknown) => {
+    await removeContainer(context, id, { force: false, volumes: true }).catch((error: unknown) => {
       if (!(error instanceof NotFoundError)) throw error;
     });
     return { ...result, record: undefined };
@@ -376,8 +409,13 @@ export async function reconcileRecord(
   record: ContainerRecord,
 ): Promise<ContainerRecord | undefined> {
   if (record.state === 'restarting') {
-    // Waiting for its restart: fine while the process that will restart it lives.
-    return record;
+    // Waiting out its back-off in the process that will restart it. Past the longest back-off,
+    // that process is gone (killed, a reboot): the container stays exited.
+    const since = parseTime(record.finishedAt) ?? 0;
+    if (Date.now() - since < 2 * 60_000) return record;
+    return context.records.update(record.id, (current) =>
+      current.state === 'restarting' ? { state: transition(current.state, 'die', current.name) } : undefined,
+    );
   }
   if (!isActive(record.state) || record.cleanedGeneration >= record.generation) return record;
   const paths = containerPaths(context.root, record.id);
@@ -429,7 +467,7 @@ function spawnCleanup(context: ContainerContext, record: ContainerRecord): void 
 export async function removeContainer(
   context: ContainerContext,
   id: string,
-  options: { force: boolean },
+  options: { force: boolean; volumes?: boolean },
 ): Promise<ContainerRecord> {
   return withContainerLock(context.records, id, async () => {
     let record = context.records.get(id);
@@ -472,6 +510,7 @@ export async function removeContainer(
       throw error;
     }
     context.emit('destroy', record);
+    await context.runCleanupHooks('remove', record, { volumes: options.volumes === true });
     return record;
   });
 }

@@ -197,7 +197,7 @@ export class ContainerService implements Disposable {
     const hostConfig: HostConfig = { ...defaultHostConfig(), ...request.hostConfig };
     if (hostConfig.NetworkMode === '' || hostConfig.NetworkMode === 'default')
       hostConfig.NetworkMode = 'none';
-    const network = networkModeOf(hostConfig);
+    const network = networkModeOf(hostConfig, (mode) => this.context.hookedNetwork(mode));
     const policy = hostConfig.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!RESTART_POLICIES.has(policy.Name)) {
       throw new InvalidArgumentError(`invalid restart policy: unknown policy '${policy.Name}'`);
@@ -257,6 +257,7 @@ export class ContainerService implements Disposable {
       healthPid: 0,
       runtime: '',
     };
+    for (const hook of this.context.hooks) await hook.create?.(record.definition, name);
     this.#records.insert(record, Date.now());
     const paths = containerPaths(this.context.root, id);
     try {
@@ -364,6 +365,8 @@ export class ContainerService implements Disposable {
       this.context.emit('kill', record, { signal: '9' });
       return (await killAndCleanup(this.context, record)) ?? record;
     }
+    // Docker: any `kill` counts as stopped by the user, so restart policies leave it be.
+    this.#records.update(record.id, () => ({ manuallyStopped: true }));
     const driver = await this.context.driver(record.runtime);
     await driver.kill(record.id, /^\d+$/.test(signal) ? Number(signal) : (signal as NodeJS.Signals));
     if (record.state === 'paused') await driver.resume(record.id).catch(() => undefined);
@@ -407,13 +410,19 @@ export class ContainerService implements Disposable {
     });
   }
 
-  /** `docker rm [-f]`. */
-  async remove(idOrName: string, options: { force?: boolean } = {}): Promise<ContainerRecord> {
+  /** `docker rm [-f] [-v]`. */
+  async remove(
+    idOrName: string,
+    options: { force?: boolean; volumes?: boolean } = {},
+  ): Promise<ContainerRecord> {
     const record = await this.get(idOrName).catch((error: unknown) => {
       if (error instanceof NotFoundError) throw new NotFoundError(`No such container: ${idOrName}`);
       throw error;
     });
-    return removeContainer(this.context, record.id, { force: options.force === true });
+    return removeContainer(this.context, record.id, {
+      force: options.force === true,
+      volumes: options.volumes === true,
+    });
   }
 
   /**
@@ -690,7 +699,7 @@ export class ContainerService implements Disposable {
       if ((filters['label!'] ?? []).some((spec) => labelMatch(labels, spec))) continue;
       const size = await this.#sizeRw(record).catch(() => 0);
       try {
-        await removeContainer(this.context, record.id, { force: false });
+        await removeContainer(this.context, record.id, { force: false, volumes: false });
         deleted.push(record.id);
         reclaimed += size;
       } catch (error) {

@@ -23,11 +23,19 @@ import type { ResolvedUser } from './user-lookup.ts';
 export const INIT_PATH = '/sbin/docker-init';
 export const TINI_STATIC = '/usr/bin/tini-static';
 
-/** `none` unless `host`; bridge networks are the next issue (see the CLI's `--network` help). */
-export function networkModeOf(hostConfig: HostConfig): 'none' | 'host' {
+/**
+ * `none` unless `host`, or `hooked` when a network layer (a container hook) takes the mode;
+ * without one, bridge networks are refused (see the CLI's `--network` help).
+ */
+export function networkModeOf(
+  hostConfig: HostConfig,
+  hooked: (mode: string) => boolean = () => false,
+): 'none' | 'host' | 'hooked' {
   const mode = hostConfig.NetworkMode;
   if (mode === 'host') return 'host';
-  if (mode === '' || mode === 'none' || mode === 'default') return 'none';
+  if (mode === '' || mode === 'none') return 'none';
+  if (hooked(mode)) return 'hooked';
+  if (mode === 'default') return 'none';
   throw new InvalidArgumentError(
     `Cannot use network ${mode}: only "none" and "host" are supported so far (bridge networks come later)`,
   );
@@ -85,6 +93,10 @@ export interface ContainerSpecInputs {
   hostname: string;
   /** Terminal size for `-t` (rows, columns). */
   consoleSize?: { height: number; width: number };
+  /** Mounts from hooks (volumes, binds). */
+  extraMounts?: MountRequest[];
+  /** The network namespace a hook prepared (otherwise none's new one, or the host's). */
+  network?: NetworkMode;
 }
 
 /** The config.json of a run of `record` (see the module comment). */
@@ -93,7 +105,8 @@ export async function containerRuntimeSpec(
   inputs: ContainerSpecInputs,
 ): Promise<RuntimeSpec> {
   const { Config: config, HostConfig: hostConfig } = record.definition;
-  const network: NetworkMode = { mode: networkModeOf(hostConfig) };
+  const mode = networkModeOf(hostConfig, () => inputs.network !== undefined);
+  const network: NetworkMode = inputs.network ?? { mode: mode === 'host' ? 'host' : 'none' };
   const security = parseSecurityOptions(hostConfig.SecurityOpt);
   const args = [record.definition.Path, ...record.definition.Args];
   const mounts: MountRequest[] = [
@@ -108,6 +121,7 @@ export async function containerRuntimeSpec(
   for (const [destination, options] of Object.entries(hostConfig.Tmpfs ?? {})) {
     mounts.push(tmpfsMount(destination, options));
   }
+  mounts.push(...(inputs.extraMounts ?? []));
   const devices = [];
   for (const mapping of hostConfig.Devices ?? []) {
     devices.push(

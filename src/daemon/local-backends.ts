@@ -9,7 +9,13 @@
  */
 
 import type { LocalEngine } from '../engine/local-engine.ts';
+import { openVolumeService } from '../engine/volume-service.ts';
 import type { EngineApiBackends } from '../engine-api/engine-api-backends.ts';
+import { DaemonBuildBackend } from './build-backend.ts';
+import { DaemonCommit } from './commit-backend.ts';
+import { localContainerBackends } from './container-backends.ts';
+import { DaemonImageTransfer } from './image-transfer-backend.ts';
+import { DaemonNetworks } from './network-backend.ts';
 import { HostSystemBackend } from './system-description.ts';
 
 export function localBackends(
@@ -17,14 +23,25 @@ export function localBackends(
   options: { version: string; debug?: boolean },
 ): EngineApiBackends {
   const images = engine.images;
+  const containers = localContainerBackends(engine);
   return {
     system: new HostSystemBackend({
       root: engine.root,
       version: options.version,
       ...(options.debug !== undefined ? { debug: options.debug } : {}),
       countImages: async () => (await images.list({ all: true })).length,
+      containerCounts: () => containers.counts(),
     }),
-    diskUsage: { images: () => images.df() },
+    diskUsage: { images: () => images.df(), containers: () => containers.diskUsage() },
     images,
+    imageTransfer: new DaemonImageTransfer(engine),
+    build: new DaemonBuildBackend(engine),
+    commit: new DaemonCommit(engine, () => containers.service),
+    volumes: openVolumeService(engine),
+    networks: new DaemonNetworks(engine),
+    containers: containers.containers,
+    containerIo: containers.containerIo,
+    exec: containers.exec,
+    events: containers.events,
   };
 }

@@ -18,11 +18,14 @@
  * const builds = await openBuildEngine('/var/lib/wharf');
  * try { await builds.buildFrom(input); } finally { await builds.close(); }
  */
-import { readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import type { BuildImages, BuildRequest, BuildResult } from '../build/builder.ts';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BuildImages, BuildOutput, BuildRequest, BuildResult } from '../build/builder.ts';
 import { Builder } from '../build/builder.ts';
+import { CacheMounts } from '../build/cache-mounts.ts';
 import { BuildCacheStore, type BuildCacheUsage, type PruneResult } from '../build/cache-store.ts';
 import { buildHostPlatform } from '../build/host-platform.ts';
 import type { BuildProgress } from '../build/progress.ts';
@@ -41,6 +44,7 @@ import type { Platform } from '../oci/platform.ts';
 import type { HostFacts } from '../runtime/host-facts.ts';
 import type { OciRuntimeDriver } from '../runtime/runtime-driver.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import { tempPathFor } from '../util/atomic-write.ts';
 import type { LocalEngine } from './local-engine.ts';
 
 export { BuildStepError } from '../build/build-error.ts';
@@ -52,12 +56,30 @@ export {
 } from '../build/progress.ts';
 export type { BuildCacheUsage, BuildRequest, BuildResult, PruneResult };
 
+/**
+ * `--output`: the image store (default), a directory (`local`), one tar of the filesystem (`tar`),
+ * or an image archive (`oci`: an OCI image layout; `docker`: what `docker load` reads) written
+ * with image-save's writers. A `dest` string is a path, made atomically; a stream is written as is.
+ */
+export type BuildInputOutput =
+  | { type: 'image' }
+  | { type: 'local'; dest: string }
+  | { type: 'tar' | 'oci' | 'docker'; dest: string | Writable };
+
 /** What `wharf build` was given, before the Dockerfile and context are read. */
-export interface BuildInput extends Omit<BuildRequest, 'contextDir' | 'dockerfile' | 'ignore' | 'progress'> {
-  /** A context directory, a context tar file (plain or compressed), or none (Dockerfile on stdin). */
-  context: { directory: string } | { tarFile: string } | undefined;
+export interface BuildInput
+  extends Omit<
+    BuildRequest,
+    'contextDir' | 'dockerfile' | 'ignore' | 'progress' | 'output' | 'contextEpoch'
+  > {
+  /**
+   * A context directory, a context tar file (plain or compressed), an http(s) URL serving a tar
+   * context or a Dockerfile, or none (Dockerfile on stdin).
+   */
+  context: { directory: string } | { tarFile: string } | { url: string } | undefined;
   /** `-f`: a path (relative to the working directory; inside the tar for a tar context), or the text itself. */
   dockerfile?: { path: string } | { text: string };
+  output?: BuildInputOutput;
   progress: BuildProgress;
 }
 
@@ -192,13 +214,34 @@ export class BuildService {
     };
   }
 
-  /** `wharf build`: reads the Dockerfile and `.dockerignore`, unpacks a tar context, builds. */
+  /**
+   * `wharf build`: reads the Dockerfile and `.dockerignore`, unpacks a tar context (or fetches an
+   * HTTP one), builds, and exports as `output` says.
+   */
   async buildFrom(input: BuildInput): Promise<BuildResult> {
-    const { context, dockerfile, ...rest } = input;
+    const { context, dockerfile: given, output, ...rest } = input;
+    let dockerfile = given;
     let cleanup: string | undefined;
+    let contextEpoch: number | undefined;
     try {
       let contextDir: string | undefined;
-      if (context && 'tarFile' in context) {
+      if (context && 'url' in context) {
+        // BuildKit's HTTP context: a tar is the context, anything else the Dockerfile
+        const { HttpSources } = await import('../build/http-source.ts');
+        const { archiveMaxTime } = await import('../build/source-date-epoch.ts');
+        const body = await new HttpSources(this.#stores.db, this.#stores.root).fetch(context.url, {
+          ...(rest.signal ? { signal: rest.signal } : {}),
+        });
+        const maxTime = await archiveMaxTime(body.path);
+        contextEpoch = body.lastModified !== undefined ? Math.floor(body.lastModified / 1000) : maxTime;
+        if (maxTime !== undefined || (await isTarArchive(body.path))) {
+          const tmp = join(this.#stores.root, 'build', 'tmp');
+          await mkdir(tmp, { recursive: true });
+          cleanup = await mkdtemp(join(tmp, 'context-'));
+          await untar(body.path, cleanup);
+          contextDir = cleanup;
+        } else if (!dockerfile) dockerfile = { text: readFileSync(body.path, 'utf8') };
+      } else if (context && 'tarFile' in context) {
         const tmp = join(this.#stores.root, 'build', 'tmp');
         await mkdir(tmp, { recursive: true });
         cleanup = await mkdtemp(join(tmp, 'context-'));
@@ -242,14 +285,55 @@ export class BuildService {
         name = basename(path);
       }
       const ignore = contextDir ? loadIgnore(contextDir, path) : DockerIgnore.empty();
-      return await this.build({
+      const request: BuildRequest = {
         ...rest,
         ...(contextDir ? { contextDir } : {}),
+        ...(contextEpoch !== undefined ? { contextEpoch } : {}),
         dockerfile: { text, name },
         ignore,
-      });
+      };
+      return await this.#buildAndExport(request, output);
     } finally {
       if (cleanup) await rm(cleanup, { recursive: true, force: true });
+    }
+  }
+
+  /** Builds, sending the result where `output` says (a path is written to a temp name, then renamed). */
+  async #buildAndExport(request: BuildRequest, output: BuildInputOutput | undefined): Promise<BuildResult> {
+    if (!output || output.type === 'image') return this.build(request);
+    if (output.type === 'local')
+      return this.build({ ...request, output: { type: 'local', dest: resolve(output.dest) } });
+    const target = typeof output.dest === 'string' ? resolve(output.dest) : undefined;
+    const temp = target ? tempPathFor(target) : undefined;
+    const stream = temp ? createWriteStream(temp, { flags: 'wx', mode: 0o644 }) : (output.dest as Writable);
+    try {
+      let result: BuildResult;
+      if (output.type === 'tar') {
+        const builderOutput: BuildOutput = { type: 'tar', dest: stream };
+        result = await this.build({ ...request, output: builderOutput });
+      } else {
+        // oci and docker: the image is stored, then written with `docker save`'s writers
+        result = await this.build(request);
+        const vertex = request.progress.start(`exporting to ${output.type} image format`);
+        const [{ saveImages }, store] = await Promise.all([import('../image/image-save.ts'), this.#images()]);
+        const archive = await saveImages(store, result.tags.length > 0 ? result.tags : [result.imageId], {
+          format: output.type,
+        });
+        await pipeline(archive, stream, { end: temp !== undefined });
+        vertex.status('sending tarball done');
+        vertex.done();
+      }
+      if (temp && target) {
+        if (!stream.writableFinished) await new Promise<void>((done) => stream.end(done));
+        await rename(temp, target);
+      }
+      return result;
+    } catch (error) {
+      if (temp) {
+        stream.destroy();
+        await rm(temp, { force: true });
+      }
+      throw error;
     }
   }
 
@@ -270,14 +354,27 @@ export class BuildService {
     return builder.build(request);
   }
 
-  /** `wharf builder prune [-a]`. */
-  prune(options: { all?: boolean } = {}): Promise<PruneResult> {
-    return this.#cache.prune(options);
+  /**
+   * `wharf builder prune [-a]`: the layer cache (see cache-store.ts), and with it, as BuildKit's
+   * prune does, the cache mounts no build holds and the remembered `ADD <url>` bodies.
+   */
+  async prune(options: { all?: boolean } = {}): Promise<PruneResult> {
+    const result = await this.#cache.prune(options);
+    const [{ CacheMounts }, { HttpSources }] = await Promise.all([
+      import('../build/cache-mounts.ts'),
+      import('../build/http-source.ts'),
+    ]);
+    for (const mount of new CacheMounts(this.#stores.root).prune()) {
+      result.removed.push(`cachemount:${mount.key.slice(0, 25)}`);
+      result.reclaimed += mount.size;
+    }
+    result.reclaimed += new HttpSources(this.#stores.db, this.#stores.root).prune();
+    return result;
   }
 
-  /** The build cache entries of `system df`. */
+  /** The build cache entries of `system df`: cached layers, then cache mounts. */
   diskUsage(): BuildCacheUsage[] {
-    return this.#cache.diskUsage();
+    return [...this.#cache.diskUsage(), ...cacheMountUsage(this.#stores.root)];
   }
 
   async close(): Promise<void> {
@@ -319,9 +416,25 @@ export async function openBuildEngine(root: string): Promise<BuildService> {
  * const buildCache = buildCacheDiskUsage(engine); // [{ ID, Size, Shared, InUse, ... }]
  */
 export function buildCacheDiskUsage(
-  engine: Pick<LocalEngine, 'db' | 'leases' | 'content'>,
+  engine: Pick<LocalEngine, 'db' | 'leases' | 'content'> & { root?: string },
 ): BuildCacheUsage[] {
-  return BuildCacheStore.open(engine.db, engine.leases, engine.content).diskUsage();
+  const layers = BuildCacheStore.open(engine.db, engine.leases, engine.content).diskUsage();
+  return engine.root === undefined ? layers : [...layers, ...cacheMountUsage(engine.root)];
+}
+
+/** `RUN --mount=type=cache` directories as `system df` lists them (BuildKit's exec.cachemount). */
+function cacheMountUsage(root: string): BuildCacheUsage[] {
+  return new CacheMounts(root).list().map((m) => ({
+    ID: m.key.slice(0, 25),
+    Description: `mount / from exec ${m.id}`,
+    Size: m.size,
+    Shared: false,
+    InUse: m.inUse,
+    CreatedAt: new Date(m.lastUsed).toISOString(),
+    LastUsedAt: new Date(m.lastUsed).toISOString(),
+    UsageCount: 1,
+    Type: 'exec.cachemount',
+  }));
 }
 
 function statOrUndefined(path: string) {
@@ -370,6 +483,12 @@ async function sweepBuildSnapshots(snapshotter: Snapshotter): Promise<void> {
     }
   });
   for (const key of stale) await snapshotter.remove(key).catch(() => {});
+}
+
+/** True when `file` starts like a tar archive, plain or compressed (an HTTP context's body). */
+async function isTarArchive(file: string): Promise<boolean> {
+  const { isArchive } = await import('../build/fs/extract-archive.ts');
+  return isArchive(file);
 }
 
 /** Unpacks a context tar (GNU tar detects gzip, bzip2, xz and zstd by itself). */

@@ -19,9 +19,10 @@
  * try { await containers.list({ all: true }); } finally { containers.close(); engine.close(); }
  */
 import { join, resolve } from 'node:path';
-import type { ImageSource, WharfCommand } from '../container/container-context.ts';
+import type { ContainerHooks, ImageSource, WharfCommand } from '../container/container-context.ts';
+import { CONTAINER_MIGRATIONS } from '../container/container-records.ts';
 import { ContainerService } from '../container/container-service.ts';
-import { unpackLayers } from '../image/layer/unpack.ts';
+import { openMetadataDatabase } from '../metadata/database.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { RuntimeName } from '../runtime/runtime-driver.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter.ts';
@@ -35,6 +36,8 @@ export interface ContainerServiceWiring {
   runtime?: RuntimeName;
   /** Where conmon goes (default /wharf/conmon). */
   conmonCgroup?: string | null;
+  /** Layers that add to containers: volumes, networks (see ContainerHooks). */
+  hooks?: readonly ContainerHooks[];
 }
 
 /** This process as a `wharf` command: node, its flags (e.g. tsx's loader) and the script. */
@@ -48,23 +51,23 @@ export function openRootSnapshotter(root: string): Promise<OverlaySnapshotter> {
   return OverlaySnapshotter.open(join(root, 'snapshots', 'overlay'));
 }
 
-export function openContainerService(
-  engine: LocalEngine,
-  wiring: ContainerServiceWiring = {},
-): ContainerService {
-  let snapshotter: Promise<Snapshotter> | undefined;
-  const openSnapshotter = () => {
-    snapshotter ??= openRootSnapshotter(engine.root);
-    return snapshotter;
-  };
+/** The image side of the container service, over an engine's image store and content. */
+function engineImageSource(engine: LocalEngine, openSnapshotter: () => Promise<Snapshotter>): ImageSource {
   const store = engine.images.store;
-  const images: ImageSource = {
+  return {
     async resolve(reference) {
       const record = engine.images.resolve(reference);
       return { id: record.id, config: await store.config(record.id) };
     },
     async unpack(imageId) {
       const layers = await store.layers(imageId);
+      const top = layers.at(-1)?.chainId;
+      if (top === undefined) return undefined;
+      // Unpacked already (the common case): no need to load the layer code.
+      const existing = await (await openSnapshotter()).stat(top).catch(() => undefined);
+      if (existing?.kind === 'committed') return top;
+      // Loaded here: the layer code (tar, compression) is not needed by most container verbs.
+      const { unpackLayers } = await import('../image/layer/unpack.ts');
       const { chainID } = await unpackLayers(
         await openSnapshotter(),
         layers.map((layer) => ({
@@ -78,13 +81,77 @@ export function openContainerService(
       return store.get(imageId).size;
     },
   };
-  return new ContainerService({
-    root: engine.root,
-    db: engine.db,
-    images,
-    snapshotter: openSnapshotter,
+}
+
+function snapshotterOpener(root: string): () => Promise<Snapshotter> {
+  let snapshotter: Promise<Snapshotter> | undefined;
+  return () => {
+    snapshotter ??= openRootSnapshotter(root);
+    return snapshotter;
+  };
+}
+
+function serviceOptions(wiring: ContainerServiceWiring) {
+  return {
     wharfCommand: wiring.wharfCommand ?? currentWharfCommand(),
     ...(wiring.runtime ? { defaultRuntime: wiring.runtime } : {}),
     ...(wiring.conmonCgroup !== undefined ? { conmonCgroup: wiring.conmonCgroup } : {}),
+    ...(wiring.hooks ? { hooks: wiring.hooks } : {}),
+  };
+}
+
+/** The container service over an open engine (what `run`, `create` and the daemon use). */
+export function openContainerService(
+  engine: LocalEngine,
+  wiring: ContainerServiceWiring = {},
+): ContainerService {
+  const openSnapshotter = snapshotterOpener(engine.root);
+  return new ContainerService({
+    root: engine.root,
+    db: engine.db,
+    images: engineImageSource(engine, openSnapshotter),
+    snapshotter: openSnapshotter,
+    ...serviceOptions(wiring),
   });
+}
+
+/**
+ * The container service alone, for verbs that rarely touch images (`ps`, `exec`, `logs`, `stop`,
+ * `rm`...): only the metadata database is opened; the image store (and the schema and content
+ * code it loads) is opened on first use. Saves a CLI command most of the engine's start-up.
+ * Close it with `close()`.
+ */
+export function openContainerServiceOnly(
+  root: string,
+  wiring: ContainerServiceWiring = {},
+): { service: ContainerService; close(): void } {
+  const db = openMetadataDatabase(root, { migrations: CONTAINER_MIGRATIONS });
+  const openSnapshotter = snapshotterOpener(root);
+  let engine: Promise<LocalEngine> | undefined;
+  const images = async (): Promise<ImageSource> => {
+    engine ??= import('./local-engine.ts').then(({ openLocalEngine }) => openLocalEngine({ root }));
+    return engineImageSource(await engine, openSnapshotter);
+  };
+  const service = new ContainerService({
+    root,
+    db,
+    images: {
+      resolve: async (reference) => (await images()).resolve(reference),
+      unpack: async (imageId) => (await images()).unpack(imageId),
+      size: async (imageId) => (await images()).size!(imageId),
+    },
+    snapshotter: openSnapshotter,
+    ...serviceOptions(wiring),
+  });
+  return {
+    service,
+    close() {
+      service.close();
+      db.close();
+      void engine?.then(
+        (opened) => opened.close(),
+        () => undefined,
+      );
+    },
+  };
 }

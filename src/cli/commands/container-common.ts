@@ -12,10 +12,12 @@ import type { ContainerRecord } from '../../container/container-records.ts';
 import type { ContainerService } from '../../container/container-service.ts';
 import type { RestartPolicy } from '../../container/docker-types.ts';
 import { parseGoDuration } from '../../container/go-duration.ts';
+import { openContainerService, openContainerServiceOnly } from '../../engine/containers-service.ts';
 import type { LocalEngine } from '../../engine/local-engine.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
+import { GO_MARSHAL_JSON } from '../format/go-value.ts';
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -33,7 +35,6 @@ export async function withContainers<T>(
   fn: (service: ContainerService, engine: LocalEngine) => Promise<T>,
 ): Promise<T> {
   const { openLocalEngine } = await import('../../engine/local-engine.ts');
-  const { openContainerService } = await import('../../engine/containers-service.ts');
   const engine = await openLocalEngine({ root: context.root() });
   const service = openContainerService(engine, { wharfCommand: wharfCommand() });
   try {
@@ -41,6 +42,22 @@ export async function withContainers<T>(
   } finally {
     service.close();
     engine.close();
+  }
+}
+
+/**
+ * Like `withContainers`, for verbs that rarely read images (`ps`, `exec`, `logs`, `stop`...):
+ * only the metadata database opens, the image store on first use, so these start quickly.
+ */
+export async function withContainerService<T>(
+  context: CliContext,
+  fn: (service: ContainerService) => Promise<T>,
+): Promise<T> {
+  const opened = openContainerServiceOnly(context.root(), { wharfCommand: wharfCommand() });
+  try {
+    return await fn(opened.service);
+  } finally {
+    opened.close();
   }
 }
 
@@ -344,8 +361,6 @@ export async function inspectContainer(
   ref: string,
   options: { size?: boolean } = {},
 ): Promise<{ raw: unknown }> {
-  const { openContainerService } = await import('../../engine/containers-service.ts');
-  const { GO_MARSHAL_JSON } = await import('../format/go-value.ts');
   const service = openContainerService(engine, { wharfCommand: wharfCommand() });
   try {
     const view = await service.inspect(ref, options);

@@ -37,7 +37,7 @@ import {
   parseSwap,
   parseTimeFlag,
   readKeyValueFile,
-  withContainers,
+  withContainerService,
 } from './container-common.ts';
 import { registerRunCommands } from './run.ts';
 
@@ -51,7 +51,7 @@ function addStart(parent: Command, context: CliContext): void {
     .option('--detach-keys <string>', 'override the key sequence for detaching a container')
     .action(
       async (names: string[], options: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           if (options.attach || options.interactive) {
             if (names.length > 1)
               throw new InvalidArgumentError('you cannot start and attach multiple containers at once');
@@ -97,7 +97,7 @@ function stopLike(parent: Command, context: CliContext, verb: 'stop' | 'restart'
       if (timeoutSeconds !== undefined && !Number.isInteger(timeoutSeconds)) {
         throw new InvalidArgumentError(`invalid argument "${timeText}" for "-t, --time" flag`);
       }
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await forEachContainer(context, names, async (name) => {
           const stopOptions = {
             ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
@@ -118,7 +118,7 @@ function addKill(parent: Command, context: CliContext): void {
     .argument('<container...>', 'CONTAINER')
     .option('-s, --signal <signal>', 'signal to send to the container', 'KILL')
     .action(async (names: string[], options: { signal: string }) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await forEachContainer(context, names, async (name) => {
           await service.kill(name, options.signal);
           context.stdout.write(`${name}\n`);
@@ -136,10 +136,10 @@ function addRemove(parent: Command, context: CliContext, name: string, aliases: 
     .option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .option('-l, --link', 'remove the specified link')
-    .action(async (names: string[], options: { force?: boolean }) => {
-      await withContainers(context, async (service) => {
+    .action(async (names: string[], options: { force?: boolean; volumes?: boolean }) => {
+      await withContainerService(context, async (service) => {
         await forEachContainer(context, names, async (item) => {
-          await service.remove(item, { force: options.force === true });
+          await service.remove(item, { force: options.force === true, volumes: options.volumes === true });
           context.stdout.write(`${item}\n`);
         });
       });
@@ -188,7 +188,7 @@ function addList(parent: Command, context: CliContext, name: string, aliases: st
         );
         const formatter = new ListingFormatter(format);
         const wantsSize = options.size === true || format.includes('.Size');
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           const list = await service.list({
             all: options.all === true,
             ...(limit !== undefined && limit > 0 ? { limit } : {}),
@@ -196,7 +196,8 @@ function addList(parent: Command, context: CliContext, name: string, aliases: st
             filters: parseFilterFlagsList(options.filter),
           });
           const now = new Date();
-          const rows = list.map((summary) => containerRow(summary, { trunc: options.trunc, now }));
+          const createdAt = /CreatedAt|json|\{\{\s*\.\s*\}\}/.test(format) || !format.includes('{{');
+          const rows = list.map((summary) => containerRow(summary, { trunc: options.trunc, now, createdAt }));
           context.stdout.write(formatter.render(rows, CONTAINER_HEADER));
         });
       },
@@ -230,7 +231,7 @@ function addLogs(parent: Command, context: CliContext): void {
         }
         const since = options.since ? parseTimeFlag(options.since) : undefined;
         const until = options.until ? parseTimeFlag(options.until) : undefined;
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           const abort = new AbortController();
           const onSignal = () => abort.abort();
           process.once('SIGINT', onSignal);
@@ -295,7 +296,7 @@ function addExec(parent: Command, context: CliContext): void {
           if (entry !== undefined) env.push(entry);
         }
         const tty = options.tty === true;
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           let handle: Awaited<ReturnType<ContainerService['exec']>>;
           try {
             handle = await service.exec(name, {
@@ -333,7 +334,7 @@ function addAttach(parent: Command, context: CliContext): void {
     .option('--no-stdin', 'do not attach STDIN')
     .option('--sig-proxy <bool>', 'proxy all received signals to the process', 'true')
     .action(async (name: string, options: { detachKeys?: string; stdin: boolean; sigProxy: string }) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         const record = await service.get(name);
         if (record.state !== 'running') {
           throw new InvalidArgumentError(
@@ -359,7 +360,7 @@ function addWait(parent: Command, context: CliContext): void {
     .description('Block until one or more containers stop, then print their exit codes')
     .argument('<container...>', 'CONTAINER')
     .action(async (names: string[]) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await forEachContainer(context, names, async (name) => {
           const result = await service.wait(name);
           context.stdout.write(`${result.StatusCode}\n`);
@@ -396,7 +397,7 @@ function addTop(parent: Command, context: CliContext): void {
     .argument('[ps-options...]', 'ps OPTIONS')
     .passThroughOptions()
     .action(async (name: string, psOptions: string[]) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         const result = await service.top(name, psOptions.length > 0 ? psOptions : ['-ef']);
         const { alignColumns, DOCKER_TABLE } = await import('../format/tab-writer.ts');
         const lines = [result.Titles.join('\t'), ...result.Processes.map((row) => row.join('\t'))];
@@ -422,7 +423,7 @@ function addStats(parent: Command, context: CliContext): void {
         const format =
           !options.format || options.format === TABLE_FORMAT ? DEFAULT_STATS_TABLE : options.format;
         const formatter = new ListingFormatter(format);
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           const targets =
             names.length > 0
               ? names
@@ -500,7 +501,7 @@ function addPause(parent: Command, context: CliContext, verb: 'pause' | 'unpause
     )
     .argument('<container...>', 'CONTAINER')
     .action(async (names: string[]) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await forEachContainer(context, names, async (name) => {
           if (verb === 'pause') await service.pause(name);
           else await service.unpause(name);
@@ -517,7 +518,7 @@ function addRename(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .argument('<new-name>', 'NEW_NAME')
     .action(async (name: string, newName: string) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await service.rename(name, newName);
       });
     });
@@ -574,7 +575,7 @@ function addUpdate(parent: Command, context: CliContext): void {
         if (Object.keys(changes).length === 0) {
           throw new InvalidArgumentError('you must provide one or more flags when using this command');
         }
-        await withContainers(context, async (service) => {
+        await withContainerService(context, async (service) => {
           await forEachContainer(context, names, async (name) => {
             await service.update(name, changes);
             context.stdout.write(`${name}\n`);
@@ -599,7 +600,7 @@ function addPrune(parent: Command, context: CliContext): void {
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         const report = await service.prune({ filters: parseFilterFlagsList(options.filter) });
         if (report.ContainersDeleted.length > 0) {
           context.stdout.write(`Deleted Containers:\n${report.ContainersDeleted.join('\n')}\n\n`);
@@ -617,7 +618,7 @@ function addCleanup(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .requiredOption('--generation <n>', 'the run whose exit to handle')
     .action(async (id: string, options: { generation: string }) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         await service.cleanup(id, Number(options.generation));
       });
     });
@@ -631,7 +632,7 @@ function addHealthcheck(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .requiredOption('--generation <n>', 'the run being checked')
     .action(async (id: string, options: { generation: string }) => {
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         const seconds = await service.healthcheck(id, Number(options.generation));
         context.stdout.write(`${seconds.toFixed(3)}\n`);
       });

@@ -9,7 +9,7 @@ import type { EventMessage } from '../../container/docker-types.ts';
 import type { CliContext } from '../context.ts';
 import { executeFormat, parseFormat, templateText } from '../format/formatter.ts';
 import { goJson } from '../format/go-json.ts';
-import { collect, parseFilterFlagsList, parseTimeFlag, withContainers } from './container-common.ts';
+import { collect, parseFilterFlagsList, parseTimeFlag, withContainerService } from './container-common.ts';
 
 function eventTime(value: bigint): string {
   const iso = new Date(Number(value / 1_000_000n)).toISOString().slice(0, 19);
@@ -43,7 +43,7 @@ function addEvents(parent: Command, context: CliContext): void {
       const since = options.since ? parseTimeFlag(options.since) : undefined;
       const until = options.until ? parseTimeFlag(options.until) : undefined;
       const template = options.format ? parseFormat(templateText(options.format)) : undefined;
-      await withContainers(context, async (service) => {
+      await withContainerService(context, async (service) => {
         const abort = new AbortController();
         const onSignal = () => abort.abort();
         process.once('SIGINT', onSignal);

@@ -15,7 +15,13 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CreateContainerRequest } from '../../container/container-service.ts';
-import type { ContainerConfig, HostConfig, Ulimit } from '../../container/docker-types.ts';
+import { deviceMapping } from '../../container/container-spec.ts';
+import {
+  type ContainerConfig,
+  defaultHostConfig,
+  type HostConfig,
+  type Ulimit,
+} from '../../container/docker-types.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
@@ -174,8 +180,6 @@ export async function buildCreateRequest(
   command: string[],
   flags: CreateFlags,
 ): Promise<CreateContainerRequest> {
-  const { defaultHostConfig } = await import('../../container/docker-types.ts');
-  const { deviceMapping } = await import('../../container/container-spec.ts');
   const env: string[] = [];
   for (const file of flags.envFile) env.push(...readKeyValueFile(file, true));
   for (const value of flags.env) {

@@ -151,6 +151,29 @@ describe('build: cache', { skip }, () => {
     assert.equal(await again.read('/g'), 'gone\n');
   });
 
+  it('system df entries count each cached blob once; prune without -a keeps layers images use', async () => {
+    const ctx = await fx.context({ Dockerfile: 'FROM busybox\nRUN echo df > /df\n' });
+    const image = await fx.buildIn(ctx, { tags: ['df-test:1'] });
+    const layer = image.config.rootfs.diff_ids.at(-1)!;
+    const usage = fx.service().diskUsage();
+    const mine = usage.filter((u) => u.Description.includes('echo df'));
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]!.Shared, true);
+    assert.ok(mine[0]!.Size > 0);
+    await fx.service().prune();
+    assert.match((await fx.buildIn(ctx)).output, /RUN echo df > \/df\n#\d+ CACHED/);
+    await run(wharfBin, ['--root', fx.root, 'rmi', 'df-test:1']);
+    const pruned = await fx.service().prune();
+    assert.ok(pruned.removed.length >= 1);
+    assert.ok(
+      !fx
+        .service()
+        .diskUsage()
+        .some((u) => u.Description.includes('echo df')),
+    );
+    assert.ok(layer.startsWith('sha256:'));
+  });
+
   it('the cache persists across processes; builder prune empties it; prune -a frees the blobs', async () => {
     const ctx = await fx.context({ Dockerfile: 'FROM busybox\nRUN echo persisted > /p\n' });
     const env = { ...process.env };

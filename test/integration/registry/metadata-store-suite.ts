@@ -175,5 +175,99 @@ export function metadataStoreSuite(name: string, create: () => Promise<StoreFixt
         assert.equal(await store.getUpload('u1'), undefined);
       }),
     );
+
+    it(
+      'pins keep bytes from collection; a tombstone makes pins wait until cleared',
+      withStore(async (store) => {
+        const pin = await store.pinBlob(d('p'));
+        assert.equal(pin.status, 'pinned');
+        const review = { graceMs: 0, deleteUntagged: false, limit: 100 };
+        // a pinned digest without a row is not collected, even when queued
+        await store.enqueueEverything([d('p')]);
+        const first = await store.reviewGarbage({ phase: 'link', progress: false }, review);
+        assert.deepEqual(first.tombstoned, []);
+        if (pin.status === 'pinned') await store.linkBlob('a', { digest: d('p'), size: 1 }, { pin: pin.id });
+        assert.deepEqual(await store.unlinkBlob('a', d('p')), { deleted: true, orphaned: true });
+        // the unlink left a tombstone owned by this process: a pin waits
+        assert.deepEqual(
+          (await store.listTombstones()).map((t) => t.digest),
+          [d('p')],
+        );
+        assert.equal((await store.pinBlob(d('p'))).status, 'busy');
+        await store.clearTombstone(d('p'));
+        assert.equal((await store.pinBlob(d('p'), { upload: 'nope' })).status, 'upload-unknown');
+        const again = await store.pinBlob(d('p'));
+        assert.equal(again.status, 'pinned');
+        if (again.status === 'pinned')
+          assert.equal(await store.releasePin(again.id, { discard: true }), true);
+        assert.equal((await store.listTombstones()).length, 1, 'discarding unrecorded bytes tombstones them');
+      }),
+    );
+
+    it(
+      'reviews links, blobs and untagged manifests from the queue, with the grace',
+      withStore(async (store) => {
+        const now = Date.now();
+        await store.linkBlob('a', { digest: d('stray'), size: 1 });
+        await store.linkBlob('a', { digest: d('layer'), size: 1 });
+        await store.linkBlob('a', { digest: d('child-layer'), size: 1 });
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('child'),
+          blobs: [d('child-layer')],
+          manifests: [],
+          tags: [],
+        });
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('index', { mediaType: 'application/vnd.oci.image.index.v1+json' }),
+          blobs: [],
+          manifests: [d('child')],
+          tags: ['v1'],
+        });
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('old'),
+          blobs: [d('layer')],
+          manifests: [],
+          tags: ['t'],
+        });
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('new'),
+          blobs: [],
+          manifests: [],
+          tags: ['t'],
+        });
+        const young = await store.reviewGarbage(
+          { phase: 'manifest', progress: false },
+          { graceMs: 60_000, deleteUntagged: true, now, limit: 100 },
+        );
+        assert.equal(
+          young.blobsDeleted + young.linksRemoved + young.manifestsDeleted,
+          0,
+          'all younger than the grace',
+        );
+        const options = { graceMs: 0, deleteUntagged: true, now: now + 1000 };
+        const preview = await store.previewGarbage(options);
+        const batch = await store.reviewGarbage(
+          { phase: 'manifest', progress: false },
+          { ...options, limit: 100 },
+        );
+        assert.equal(batch.state.phase, 'done');
+        assert.equal(batch.manifestsDeleted, 1, 'the manifest the tag moved off; the index child stays');
+        assert.equal(batch.linksRemoved, 2, 'the stray link and the old manifest layer');
+        assert.deepEqual([...batch.tombstoned].sort(), [d('layer'), d('old'), d('stray')].sort());
+        assert.deepEqual(
+          { ...preview, state: batch.state },
+          { ...batch },
+          'the preview announced exactly this, and changed nothing',
+        );
+        assert.ok(await store.getManifest('a', { digest: d('child') }));
+        assert.equal(await store.getManifest('a', { digest: d('old') }), undefined);
+        await store.clearTombstones(batch.tombstoned);
+        assert.deepEqual(await store.listTombstones(), []);
+      }),
+    );
   });
 }

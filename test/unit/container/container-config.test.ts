@@ -41,12 +41,17 @@ describe('mergeImageConfig (Docker merge)', () => {
     const merged = mergeImageConfig({ Image: 'x', Entrypoint: [''], Cmd: ['ls', '-l'] }, image);
     assert.equal(merged.Entrypoint, null);
     assert.deepEqual(processPathAndArgs(merged), { path: 'ls', args: ['-l'] });
-    assert.throws(() => mergeImageConfig({ Image: 'x', Entrypoint: [''] }, image), { message: 'no command specified' });
+    assert.throws(() => mergeImageConfig({ Image: 'x', Entrypoint: [''] }, image), {
+      message: 'no command specified',
+    });
     assert.throws(() => mergeImageConfig({ Image: 'x' }, {}), { message: 'no command specified' });
   });
 
   it('adds image variables the request does not set, and merges labels', () => {
-    const merged = mergeImageConfig({ Image: 'x', Env: ['KEEP=mine', 'NEW=1'], Labels: { b: 'mine' } }, image);
+    const merged = mergeImageConfig(
+      { Image: 'x', Env: ['KEEP=mine', 'NEW=1'], Labels: { b: 'mine' } },
+      image,
+    );
     assert.deepEqual(merged.Env, ['KEEP=mine', 'NEW=1', 'PATH=/usr/bin:/bin', 'LANG=C']);
     assert.deepEqual(merged.Labels, { a: 'image', b: 'mine' });
   });
@@ -62,36 +67,41 @@ describe('mergeImageConfig (Docker merge)', () => {
 
 describe('process environment and health check', () => {
   it('adds Docker defaults that the config does not override', () => {
-    assert.deepEqual(processEnv({ Image: 'x', Env: ['A=1'], Tty: true }, { hostname: 'abc', home: '/root' }), [
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'HOSTNAME=abc',
-      'TERM=xterm',
-      'A=1',
-      'HOME=/root',
-    ]);
-    assert.deepEqual(processEnv({ Image: 'x', Env: ['PATH=/x', 'HOME=/h'] }, { hostname: 'h', home: '/root' }), [
-      'PATH=/x',
-      'HOSTNAME=h',
-      'HOME=/h',
-    ]);
+    assert.deepEqual(
+      processEnv({ Image: 'x', Env: ['A=1'], Tty: true }, { hostname: 'abc', home: '/root' }),
+      [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'HOSTNAME=abc',
+        'TERM=xterm',
+        'A=1',
+        'HOME=/root',
+      ],
+    );
+    assert.deepEqual(
+      processEnv({ Image: 'x', Env: ['PATH=/x', 'HOME=/h'] }, { hostname: 'h', home: '/root' }),
+      ['PATH=/x', 'HOSTNAME=h', 'HOME=/h'],
+    );
     assert.deepEqual(replaceOrAppendEnv(['A=1', 'B=2'], ['B=3', 'C=4']), ['A=1', 'B=3', 'C=4']);
   });
 
   it('turns the Healthcheck into what runs, with Docker defaults', () => {
     assert.equal(effectiveHealthcheck({ Image: 'x' }), undefined);
     assert.equal(effectiveHealthcheck({ Image: 'x', Healthcheck: { Test: ['NONE'] } }), undefined);
-    assert.deepEqual(effectiveHealthcheck({ Image: 'x', Healthcheck: { Test: ['CMD-SHELL', 'curl -f x'] } }), {
-      test: ['curl -f x'],
-      shell: true,
-      interval: 30e9,
-      timeout: 30e9,
-      startPeriod: 0,
-      startInterval: 5e9,
-      retries: 3,
-    });
-    assert.deepEqual(effectiveHealthcheck({ Image: 'x', Healthcheck: { Test: ['CMD', 'true', 'x'], Retries: 1 } })?.test, [
-      'true',
-      'x',
-    ]);
+    assert.deepEqual(
+      effectiveHealthcheck({ Image: 'x', Healthcheck: { Test: ['CMD-SHELL', 'curl -f x'] } }),
+      {
+        test: ['curl -f x'],
+        shell: true,
+        interval: 30e9,
+        timeout: 30e9,
+        startPeriod: 0,
+        startInterval: 5e9,
+        retries: 3,
+      },
+    );
+    assert.deepEqual(
+      effectiveHealthcheck({ Image: 'x', Healthcheck: { Test: ['CMD', 'true', 'x'], Retries: 1 } })?.test,
+      ['true', 'x'],
+    );
   });
 });

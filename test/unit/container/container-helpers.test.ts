@@ -56,7 +56,8 @@ describe('container names', () => {
 
   it("checks names with Docker's rule", () => {
     assert.equal(checkContainerName('/web-1.a_b'), 'web-1.a_b');
-    for (const bad of ['a', '-web', 'we b', 'web/1', '']) assert.throws(() => checkContainerName(bad), /Invalid container name/);
+    for (const bad of ['a', '-web', 'we b', 'web/1', ''])
+      assert.throws(() => checkContainerName(bad), /Invalid container name/);
   });
 });
 
@@ -121,12 +122,18 @@ describe('status text', () => {
       'Up 5 minutes (unhealthy)',
     );
     assert.equal(
-      containerStatusText(record({ state: 'exited', exitCode: 137, finishedAt: '2024-05-01T10:04:58Z' }), now),
+      containerStatusText(
+        record({ state: 'exited', exitCode: 137, finishedAt: '2024-05-01T10:04:58Z' }),
+        now,
+      ),
       'Exited (137) 2 seconds ago',
     );
     assert.equal(containerStatusText(record({ state: 'created' }), now), 'Created');
     assert.equal(
-      containerStatusText(record({ state: 'restarting', exitCode: 1, finishedAt: '2024-05-01T10:05:00Z' }), now),
+      containerStatusText(
+        record({ state: 'restarting', exitCode: 1, finishedAt: '2024-05-01T10:05:00Z' }),
+        now,
+      ),
       'Restarting (1) Less than a second ago',
     );
     assert.equal(containerStatusText(record({ state: 'removing' }), now), 'Removal In Progress');
@@ -143,7 +150,10 @@ describe('per-container /etc files', () => {
   });
 
   it('drops local nameservers, falling back to public ones', () => {
-    assert.equal(containerResolvConf('search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n'), 'search lan\nnameserver 10.0.0.1\n');
+    assert.equal(
+      containerResolvConf('search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n'),
+      'search lan\nnameserver 10.0.0.1\n',
+    );
     assert.equal(containerResolvConf('nameserver 127.0.0.53\n'), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
   });
 });

@@ -30,12 +30,16 @@ describe('container state machine', () => {
   });
 
   it('refuses what a state does not accept, in Docker words', () => {
-    assert.throws(() => transition('exited', 'pause', 'web'), { name: 'ConflictError', message: 'Container web is not running' });
+    assert.throws(() => transition('exited', 'pause', 'web'), {
+      name: 'ConflictError',
+      message: 'Container web is not running',
+    });
     assert.throws(() => transition('paused', 'pause', 'web'), { message: 'Container web is already paused' });
     assert.throws(() => transition('running', 'unpause', 'web'), { message: 'Container web is not paused' });
     assert.throws(() => transition('paused', 'start', 'web'), { message: /try unpause instead/ });
     assert.throws(() => transition('running', 'remove', 'web'), {
-      message: 'cannot remove container "web": container is running: stop the container before removing or force remove',
+      message:
+        'cannot remove container "web": container is running: stop the container before removing or force remove',
     });
     assert.throws(() => transition('removing', 'remove', 'web'), { message: /already in progress/ });
   });

@@ -19,18 +19,38 @@ describe('resolveUser (USER in the image files)', () => {
   });
 
   it('finds a name, with the groups that list it', () => {
-    assert.deepEqual(resolveUser('app', files), { uid: 1000, gid: 1000, additionalGids: [1000, 2000], home: '/home/app' });
+    assert.deepEqual(resolveUser('app', files), {
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [1000, 2000],
+      home: '/home/app',
+    });
   });
 
   it('takes a uid with or without a passwd entry', () => {
-    assert.deepEqual(resolveUser('1000', files), { uid: 1000, gid: 1000, additionalGids: [1000, 2000], home: '/home/app' });
+    assert.deepEqual(resolveUser('1000', files), {
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [1000, 2000],
+      home: '/home/app',
+    });
     assert.deepEqual(resolveUser('4242', files), { uid: 4242, gid: 0, additionalGids: [0], home: '/' });
     assert.equal(resolveUser('1001', files).home, '/');
   });
 
   it('takes an explicit group by name or number, without supplementary groups', () => {
-    assert.deepEqual(resolveUser('app:extra', files), { uid: 1000, gid: 2000, additionalGids: [2000], home: '/home/app' });
-    assert.deepEqual(resolveUser('1000:55', files), { uid: 1000, gid: 55, additionalGids: [55], home: '/home/app' });
+    assert.deepEqual(resolveUser('app:extra', files), {
+      uid: 1000,
+      gid: 2000,
+      additionalGids: [2000],
+      home: '/home/app',
+    });
+    assert.deepEqual(resolveUser('1000:55', files), {
+      uid: 1000,
+      gid: 55,
+      additionalGids: [55],
+      home: '/home/app',
+    });
   });
 
   it('adds --group-add groups', () => {
@@ -45,6 +65,11 @@ describe('resolveUser (USER in the image files)', () => {
       message: 'unable to find group ghosts: no matching entries in group file',
     });
     assert.throws(() => resolveUser('', { passwd: undefined, group: undefined }, ['ghosts']));
-    assert.deepEqual(resolveUser('', { passwd: undefined, group: undefined }), { uid: 0, gid: 0, additionalGids: [0], home: '/' });
+    assert.deepEqual(resolveUser('', { passwd: undefined, group: undefined }), {
+      uid: 0,
+      gid: 0,
+      additionalGids: [0],
+      home: '/',
+    });
   });
 });

@@ -1,0 +1,325 @@
+/**
+ * What the daemon watches about containers, for the requests that wait on them (`wait`, attach
+ * before start, `logs -f`) and to handle the exits of the runs it starts:
+ *
+ * - the event log: every state change of a container, made by this daemon, the CLI or conmon's
+ *   exit command, is a row in SQLite (`container_events`). One tail reads the new rows (every
+ *   100 ms while anyone listens, and at once after this daemon's own changes: `poke`) and hands
+ *   them to the listeners, each of which sees only rows newer than its subscription.
+ * - exits: one fs.watch on conmon's exit directory (plus a one-second poll) notices a run's end
+ *   the moment conmon writes its exit file. Runs this daemon started are started with conmon's
+ *   exit command delayed by a second and cleaned up here right away (unmount, `--rm`, restart
+ *   policy), as the foreground `wharf run` does; if the daemon dies, the exit command still
+ *   does it a second later. Runs started elsewhere are only observed.
+ *
+ * Nothing here keeps the process alive (timers and the watcher are unref'd): the daemon's
+ * shutdown does not have to know about it.
+ *
+ * @example
+ * const watch = new ContainerWatch(service);
+ * const stop = watch.subscribe((event) => console.log(event.action, event.actorId));
+ * watch.track(record, { cleanup: true }).then((exit) => console.log(exit.exitCode));
+ */
+import { type FSWatcher, mkdirSync, watch as watchDirectory } from 'node:fs';
+import type { ContainerRecord, StoredEvent } from '../container/container-records.ts';
+import type { ContainerService } from '../container/container-service.ts';
+import { isActive } from '../container/container-state.ts';
+import type { ContainerExit } from '../runtime/conmon.ts';
+import { runtimePaths } from '../runtime/runtime-paths.ts';
+
+export type EventListener = (event: StoredEvent) => void;
+
+interface Listener {
+  from: number;
+  callback: EventListener;
+}
+
+interface TrackedRun {
+  record: ContainerRecord;
+  cleanup: boolean;
+  exit: Promise<ContainerExit>;
+  resolve(exit: ContainerExit): void;
+  checking: boolean;
+}
+
+const TAIL_MS = 100;
+const EXIT_POLL_MS = 1000;
+/** How long an `--rm` removal waits for attached sessions to finish reading. */
+const HOLD_LIMIT_MS = 10_000;
+
+export class ContainerWatch {
+  readonly #service: ContainerService;
+  readonly #listeners = new Set<Listener>();
+  #lastSeq = -1;
+  #tailTimer: NodeJS.Timeout | undefined;
+  #pokeQueued = false;
+  #closed = false;
+  readonly #runs = new Map<string, TrackedRun>();
+  #exitWatcher: FSWatcher | undefined;
+  #exitTimer: NodeJS.Timeout | undefined;
+  readonly #holds = new Map<string, number>();
+  readonly #busy = new Map<string, Promise<void>>();
+  readonly #holdWaiters = new Set<() => void>();
+
+  constructor(service: ContainerService) {
+    this.#service = service;
+  }
+
+  /** The newest event's sequence number now. */
+  seq(): number {
+    return this.#service.context.records.lastEventSeq();
+  }
+
+  /** Calls `callback` with every event stored after this call, until the returned function runs. */
+  subscribe(callback: EventListener): () => void {
+    const listener: Listener = { from: this.seq(), callback };
+    if (this.#lastSeq < 0 || this.#listeners.size === 0) this.#lastSeq = listener.from;
+    this.#listeners.add(listener);
+    if (!this.#tailTimer) {
+      this.#tailTimer = setInterval(() => this.#read(), TAIL_MS);
+      this.#tailTimer.unref();
+    }
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0 && this.#tailTimer) {
+        clearInterval(this.#tailTimer);
+        this.#tailTimer = undefined;
+      }
+    };
+  }
+
+  /** Reads new events now (after a change this process made), once per tick however often called. */
+  poke(): void {
+    if (this.#pokeQueued || this.#listeners.size === 0) return;
+    this.#pokeQueued = true;
+    queueMicrotask(() => {
+      this.#pokeQueued = false;
+      this.#read();
+    });
+  }
+
+  #read(): void {
+    if (this.#closed || this.#listeners.size === 0) return;
+    let events: StoredEvent[];
+    try {
+      events = this.#service.context.records.events({ afterSeq: this.#lastSeq });
+    } catch {
+      return; // the database is closing with the daemon
+    }
+    for (const event of events) {
+      this.#lastSeq = event.seq;
+      for (const listener of [...this.#listeners]) {
+        if (event.seq > listener.from) {
+          try {
+            listener.callback(event);
+          } catch {
+            // a listener's failure is its own
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Watches run `record.generation` of a container for its exit; with `cleanup`, handles the
+   * exit as soon as conmon records it (see the module comment). Resolves with conmon's exit.
+   */
+  track(record: ContainerRecord, options: { cleanup: boolean }): Promise<ContainerExit> {
+    const existing = this.#runs.get(record.id);
+    if (existing && existing.record.generation === record.generation) {
+      existing.cleanup ||= options.cleanup;
+      return existing.exit;
+    }
+    let resolve!: (exit: ContainerExit) => void;
+    const exit = new Promise<ContainerExit>((done) => {
+      resolve = done;
+    });
+    const run: TrackedRun = { record, cleanup: options.cleanup, exit, resolve, checking: false };
+    this.#runs.set(record.id, run);
+    this.#startExitWatch();
+    void this.#check(run);
+    return exit;
+  }
+
+  /** The exit promise of a tracked run, if this daemon tracks it. */
+  tracked(id: string, generation: number): Promise<ContainerExit> | undefined {
+    const run = this.#runs.get(id);
+    return run && run.record.generation === generation ? run.exit : undefined;
+  }
+
+  /** Tracks (and cleans up after) every run that is active now: the runs a previous daemon started. */
+  adoptRunning(): void {
+    let records: ContainerRecord[];
+    try {
+      records = this.#service.context.records.list();
+    } catch {
+      return;
+    }
+    for (const record of records) {
+      if (isActive(record.state) && record.state !== 'restarting' && record.conmonPid > 0) {
+        void this.track(record, { cleanup: true });
+      }
+    }
+  }
+
+  #startExitWatch(): void {
+    if (this.#exitTimer || this.#closed) return;
+    const exitDir = runtimePaths(this.#service.context.root).exitDir;
+    try {
+      mkdirSync(exitDir, { recursive: true });
+      this.#exitWatcher = watchDirectory(exitDir, (_event, name) => {
+        // conmon writes ID.XXXXXX, then renames it to ID
+        const id = name === null ? undefined : String(name).slice(0, 64);
+        const run = id === undefined ? undefined : this.#runs.get(id);
+        if (run) void this.#check(run);
+        else if (id === undefined) this.#checkAll();
+      });
+      this.#exitWatcher.on('error', () => undefined);
+      this.#exitWatcher.unref();
+    } catch {
+      this.#exitWatcher = undefined; // the poll alone then
+    }
+    this.#exitTimer = setInterval(() => this.#checkAll(), EXIT_POLL_MS);
+    this.#exitTimer.unref();
+  }
+
+  #stopExitWatchIfIdle(): void {
+    if (this.#runs.size > 0) return;
+    this.#exitWatcher?.close();
+    this.#exitWatcher = undefined;
+    if (this.#exitTimer) clearInterval(this.#exitTimer);
+    this.#exitTimer = undefined;
+  }
+
+  #checkAll(): void {
+    for (const run of this.#runs.values()) void this.#check(run);
+  }
+
+  async #check(run: TrackedRun): Promise<void> {
+    if (run.checking || this.#closed) return;
+    run.checking = true;
+    try {
+      const exit = await this.#service.lastExit(run.record);
+      if (!exit) {
+        // a run that ended without conmon (killed, or handled by someone else meanwhile)
+        const current = this.#service.context.records.get(run.record.id);
+        if (current && current.generation === run.record.generation && isActive(current.state)) return;
+        this.#finish(run, {
+          exitCode: current?.exitCode ?? run.record.exitCode,
+          oomKilled: current?.oomKilled ?? false,
+          source: 'assumed',
+        });
+        return;
+      }
+      this.#finish(run, exit);
+      if (run.cleanup) await this.#cleanup(run.record);
+    } catch {
+      // read errors: the next poll tries again
+    } finally {
+      run.checking = false;
+    }
+  }
+
+  /**
+   * Runs `fn` after every other change this daemon makes to container `id` through `serialize`
+   * has finished. The container service's lock excludes other processes but is re-entrant
+   * within one, where the daemon's requests and its exit handling run concurrently: two of them
+   * handling the same exit would both unmount.
+   */
+  async serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#busy.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = before.then(() => mine);
+    this.#busy.set(id, tail);
+    try {
+      await before;
+      return await fn();
+    } finally {
+      release();
+      if (this.#busy.get(id) === tail) this.#busy.delete(id);
+    }
+  }
+
+  /**
+   * Handles a run's exit: recorded at once (`die`), then `--rm`'s removal once the sessions
+   * holding the container (attached clients still reading its log) are done with it.
+   */
+  async #cleanup(record: ContainerRecord): Promise<void> {
+    const handle = () =>
+      this.#service.cleanup(record.id, record.generation, { autoRemove: false }).catch(() => undefined);
+    // A restart policy's back-off runs inside the cleanup: holding the container that long would
+    // keep `docker stop` waiting, so those runs are handled outside `serialize`.
+    const policy = record.definition.HostConfig.RestartPolicy?.Name ?? 'no';
+    const result = policy === 'no' || policy === '' ? await this.serialize(record.id, handle) : await handle();
+    this.poke();
+    const after = result?.record;
+    if (!after) return;
+    // a restart policy started the next run here: watch it too
+    if (after.generation > record.generation && after.state === 'running') {
+      void this.track(after, { cleanup: true });
+      return;
+    }
+    if (!after.definition.HostConfig.AutoRemove || isActive(after.state)) return;
+    await this.#released(record.id);
+    const current = this.#service.context.records.get(record.id);
+    if (current && current.generation === record.generation && !isActive(current.state)) {
+      await this.serialize(record.id, () => this.#service.remove(record.id, { force: false })).catch(
+        () => undefined,
+      );
+      this.poke();
+    }
+  }
+
+  /**
+   * Keeps an `--rm` container from being removed by this daemon until the returned function is
+   * called (an attached session reading its output).
+   */
+  hold(id: string): () => void {
+    this.#holds.set(id, (this.#holds.get(id) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#holds.get(id) ?? 1) - 1;
+      if (left > 0) this.#holds.set(id, left);
+      else this.#holds.delete(id);
+      for (const waiter of [...this.#holdWaiters]) waiter();
+    };
+  }
+
+  async #released(id: string): Promise<void> {
+    const deadline = Date.now() + HOLD_LIMIT_MS;
+    while (this.#holds.has(id) && Date.now() < deadline && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 200);
+        timer.unref();
+        const waiters = this.#holdWaiters;
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+    }
+  }
+
+  #finish(run: TrackedRun, exit: ContainerExit): void {
+    if (this.#runs.get(run.record.id) === run) this.#runs.delete(run.record.id);
+    run.resolve(exit);
+    this.#stopExitWatchIfIdle();
+  }
+
+  /** Stops watching (the daemon is going away). */
+  close(): void {
+    this.#closed = true;
+    this.#listeners.clear();
+    if (this.#tailTimer) clearInterval(this.#tailTimer);
+    this.#tailTimer = undefined;
+    this.#runs.clear();
+    this.#stopExitWatchIfIdle();
+  }
+}
