@@ -9,6 +9,8 @@
 //   one change: one context file changed, then built
 //   context:    (API path only) a build that uses no context file (FROM busybox, ENV): what the
 //               tar, the upload and the unpacking cost alone
+//   client:     the docker CLI alone: the same `docker build` against a server (in this process)
+//               that answers /_ping and drains the body: the floor of any daemon
 // Goal: the API path adds under 30% (ratio api/wharf <= 1.3 for cold, cached and one change).
 //
 // Each path has its own root (the daemon's is started by the benchmark and stopped by PID).
@@ -19,6 +21,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { ensureBaseImages } from '../test/helpers/base-images.ts';
 import { wharfBin } from '../test/helpers/wharf.ts';
@@ -165,6 +168,41 @@ async function apiPath(dir: string, context: string): Promise<Path> {
   };
 }
 
+/**
+ * A stand-in daemon that only drains the build context and answers as the classic builder ends:
+ * what the docker CLI costs by itself (walking, reading and tarring the context, uploading it).
+ */
+async function clientFloor(
+  dir: string,
+  context: string,
+): Promise<{ build(): Promise<number>; stop(): void }> {
+  const socket = join(dir, 'drain.sock');
+  const id = `sha256:${'0'.repeat(64)}`;
+  const server = createServer((req, res) => {
+    if (req.url?.endsWith('/_ping')) {
+      res.writeHead(200, { 'Api-Version': '1.41', 'Builder-Version': '1', OSType: 'linux' });
+      res.end('OK');
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ aux: { ID: id } })}\r\n${JSON.stringify({ stream: `${id}\n` })}\r\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  const env = {
+    ...process.env,
+    DOCKER_HOST: `unix://${socket}`,
+    DOCKER_BUILDKIT: '0',
+    DOCKER_CONFIG: join(dir, 'cli'),
+  };
+  return {
+    build: async () => (await must(DOCKER, ['build', '-q', '-t', 'bench:latest', context], env)).ms,
+    stop: () => server.close(),
+  };
+}
+
 if (!existsSync(DOCKER)) {
   console.log(`skipped: the docker CLI is not installed at ${DOCKER}`);
   process.exit(0);
@@ -183,7 +221,9 @@ try {
   const times = new Map(
     paths.map((p) => [p.name, { cold: [] as number[], cached: [] as number[], change: [] as number[] }]),
   );
+  const floor = await clientFloor(work, context);
   const contextOnly: number[] = [];
+  const client: number[] = [];
   for (let i = 0; i < iterations; i++) {
     for (const p of paths) {
       const t = times.get(p.name)!;
@@ -194,7 +234,9 @@ try {
       t.change.push(await p.build());
     }
     contextOnly.push(await api.build('Dockerfile.context-only'));
+    client.push(await floor.build());
   }
+  floor.stop();
 
   console.log(`engine-api-build benchmark: ${FILES} files, ${iterations} iterations (medians, ms)`);
   console.log(
@@ -208,7 +250,8 @@ try {
       `${name.padEnd(20)}${m.cold.toFixed(0).padStart(10)}${m.cached.toFixed(0).padStart(10)}${m.change.toFixed(0).padStart(12)}`,
     );
   }
-  console.log(`context tar + upload + unpack alone (API path): ${median(contextOnly).toFixed(0)} ms`);
+  console.log(`context tar + upload + sync alone (API path): ${median(contextOnly).toFixed(0)} ms`);
+  console.log(`the docker CLI alone (a server that drains the context): ${median(client).toFixed(0)} ms`);
   const w = medians.get(wharf.name)!;
   const a = medians.get(api.name)!;
   const ratio = (x: number, y: number) => (x / y).toFixed(2);

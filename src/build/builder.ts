@@ -16,7 +16,14 @@
  * stored in the background while the next steps go on.
  *
  * Stages run concurrently (each awaits only the stages it uses), so independent stages build in
- * parallel. The result is stored through the image store and tagged.
+ * parallel. The result is stored through the image store and tagged, or written out by the
+ * `local` and `tar` exporters.
+ *
+ * BuildKit's features beyond the classic builder (docs/build-run-mounts.md,
+ * docs/build-reproducible.md): `RUN --mount` (bind, cache, tmpfs, secret; run-mounts.ts),
+ * `--network` and `--security` with their entitlements, heredoc scripts, `ADD <url>`
+ * (http-source.ts), `--no-cache-filter`, and SOURCE_DATE_EPOCH (source-date-epoch.ts), which
+ * dates the history and clamps the mtimes of every layer made, for reproducible images.
  *
  * @example
  * const builder = new Builder({ root, db, leases, content, images, cache, hostPlatform, snapshotter, runtime });
@@ -65,18 +72,17 @@ import type { HostFacts } from '../runtime/host-facts.ts';
 import type { OciRuntimeDriver } from '../runtime/runtime-driver.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { BuildStepError, type DockerfileSource } from './build-error.ts';
-import { CacheMounts } from './cache-mounts.ts';
+import type { CacheMounts } from './cache-mounts.ts';
 import type { BuildCacheStore } from './cache-store.ts';
 import { BuildContext } from './context/build-context.ts';
 import { containsWildcards } from './fs/go-match.ts';
 import type { SourceTree } from './fs/source-tree.ts';
 import { resolveWildcards } from './fs/wildcards.ts';
 import { goList, goQuote, goQuoteList, healthcheckHistory } from './go-format.ts';
-import { type HttpBody, HttpSources, parseChecksum, urlFileName } from './http-source.ts';
+import type { HttpBody, HttpSources } from './http-source.ts';
 import { DEFAULT_PATH, ImageState, type LayerRef } from './image-state.ts';
 import type { BuildProgress, Vertex } from './progress.ts';
-import { type MountHost, RunMounts } from './run-mounts.ts';
-import { formatSourceDateEpoch, resolveSourceDateEpoch } from './source-date-epoch.ts';
+import type { MountHost, RunMounts } from './run-mounts.ts';
 import { type PlannedStage, planStages, resolveCopySource, type StagePlan } from './stage-plan.ts';
 
 /** Bumped whenever a change to the builder could change what a cached step would produce. */
@@ -116,8 +122,11 @@ export interface BuildRequest {
   noCacheFilter?: readonly string[];
   /** The sandbox hostname of RUN steps (the `BUILDKIT_SANDBOX_HOSTNAME` build-arg wins). */
   hostname?: string;
-  /** The epoch `SOURCE_DATE_EPOCH=context` means: an HTTP context's; none for a directory. */
-  contextEpoch?: number;
+  /**
+   * The epoch `SOURCE_DATE_EPOCH=context` means (an HTTP context's), asked only then; absent for
+   * a directory, which has none.
+   */
+  contextEpoch?: () => Promise<number | undefined>;
   /** Where the result goes; default the image store. */
   output?: BuildOutput;
   progress: BuildProgress;
@@ -399,8 +408,9 @@ class BuildSession {
     const epochValue = buildArgs.get('SOURCE_DATE_EPOCH') ?? this.#args.global.get('SOURCE_DATE_EPOCH');
     if (epochValue !== undefined) {
       // Resolved once (a number, `context` or a source stage), then seen as that number by every ARG.
+      const { resolveSourceDateEpoch } = await import('./source-date-epoch.ts');
       this.#epoch = await resolveSourceDateEpoch(epochValue, {
-        ...(this.#req.contextEpoch !== undefined ? { context: this.#req.contextEpoch } : {}),
+        ...(this.#req.contextEpoch ? { context: this.#req.contextEpoch } : {}),
         stages,
         globalArgs: new ScopeEnv(this.#args.global.entries().filter(([k]) => k !== 'SOURCE_DATE_EPOCH')),
         buildArgs,
@@ -408,7 +418,7 @@ class BuildSession {
         http: () => this.#httpSources(),
         signal: this.#abort.signal,
       });
-      buildArgs.set('SOURCE_DATE_EPOCH', formatSourceDateEpoch(this.#epoch));
+      buildArgs.set('SOURCE_DATE_EPOCH', this.#epoch === undefined ? '' : String(this.#epoch));
       this.#args = new BuildArgs(metaArgs, { buildArgs, automatic, lexer: this.#lexer });
     }
     this.#hostname = buildArgs.get('BUILDKIT_SANDBOX_HOSTNAME') || this.#req.hostname || this.#hostname;
@@ -995,14 +1005,21 @@ class BuildSession {
     return this.#epoch ?? Number.POSITIVE_INFINITY;
   }
 
-  #httpSources(): HttpSources {
-    this.#http ??= new HttpSources(this.#s.db, this.#s.root);
+  /** The `ADD <url>` fetcher (loaded on first need: most builds have no URL). */
+  async #httpSources(): Promise<HttpSources> {
+    if (!this.#http) {
+      const { HttpSources } = await import('./http-source.ts');
+      this.#http ??= new HttpSources(this.#s.db, this.#s.root);
+    }
     return this.#http;
   }
 
   /** What RUN --mount needs of this build, for a step of stage `st`. */
-  #mountHost(st: StageState, cmd: Command): MountHost {
-    this.#caches ??= new CacheMounts(this.#s.root);
+  async #mountHost(st: StageState, cmd: Command): Promise<MountHost> {
+    if (!this.#caches) {
+      const { CacheMounts } = await import('./cache-mounts.ts');
+      this.#caches ??= new CacheMounts(this.#s.root);
+    }
     const memo = this.#s.db.sql;
     return {
       scratch: this.#scratch,
@@ -1079,16 +1096,19 @@ class BuildSession {
       network = 'host';
     }
     const cwd = image.config.WorkingDir || '/';
-    let mounts: RunMounts;
-    try {
-      mounts = await RunMounts.plan(c.mounts, cwd, this.#mountHost(st, cmd), at);
-    } catch (error) {
-      if (error instanceof DockerfileError) throw error;
-      throw at((error as Error).message, error);
+    let mounts: RunMounts | undefined;
+    if (c.mounts.length > 0) {
+      try {
+        const { RunMounts } = await import('./run-mounts.ts');
+        mounts = await RunMounts.plan(c.mounts, cwd, await this.#mountHost(st, cmd), at);
+      } catch (error) {
+        if (error instanceof DockerfileError) throw error;
+        throw at((error as Error).message, error);
+      }
     }
     // Secrets exposed as variables show as **** in the step's name, as in BuildKit.
     const masked = scope.env.clone();
-    for (const name of mounts.secretEnvNames) masked.set(name, '****');
+    for (const name of mounts?.secretEnvNames ?? []) masked.set(name, '****');
     let args = [...c.cmdLine];
     let name = this.#stepName(st, cmd, true, masked);
     /** A `#!` heredoc: written to a file the interpreter runs, mounted at /dev/pipes. */
@@ -1127,7 +1147,7 @@ class BuildSession {
       cwd,
       user,
       network,
-      ...(mounts.empty ? {} : { mounts: mounts.key }),
+      ...(mounts ? { mounts: mounts.key } : {}),
       ...(script ? { script } : {}),
       ...(privileged ? { security: 'insecure' } : {}),
       ...(this.#hostname !== 'buildkitsandbox' ? { hostname: this.#hostname } : {}),
@@ -1155,7 +1175,9 @@ class BuildSession {
         await mkdir(this.#scratch, { recursive: true });
         let held: Awaited<ReturnType<RunMounts['prepare']>>;
         try {
-          held = await mounts.prepare();
+          held = mounts
+            ? await mounts.prepare()
+            : { mounts: [], env: [], masks: [], release: async () => {} };
         } catch (error) {
           vertex.error((error as Error).message);
           throw error instanceof DockerfileError
@@ -1264,7 +1286,7 @@ class BuildSession {
       if (!isHttpSource(c.sourcePaths[0]!) && !isGitSource(c.sourcePaths[0]!))
         throw at('checksum requires HTTP(S) or Git sources');
       try {
-        parseChecksum(checksum);
+        (await import('./http-source.ts')).parseChecksum(checksum);
       } catch (error) {
         throw at((error as Error).message, error);
       }
@@ -1336,12 +1358,13 @@ class BuildSession {
         const digests: unknown[] = [];
         for (const src of c.sourcePaths) {
           if (isHttpSource(src)) {
-            const body = await this.#httpSources().fetch(src, {
+            const http = await this.#httpSources();
+            const body = await http.fetch(src, {
               ...(checksum !== '' ? { checksum } : {}),
               signal: this.#abort.signal,
             });
             selections.push({ src, root: '', matches: [], url: body });
-            digests.push(['url', src, urlFileName(src), body.digest, body.lastModified ?? 0]);
+            digests.push(['url', src, body.fileName, body.digest, body.lastModified ?? 0]);
             continue;
           }
           if (!context || !tree) throw at('Cannot copy from the build context: this build has none');
@@ -1464,7 +1487,7 @@ class BuildSession {
     await mkdir(this.#scratch, { recursive: true });
     const dir = await mkdtemp(join(this.#scratch, 'url-'));
     try {
-      const name = urlFileName(body.url);
+      const name = body.fileName;
       const file = join(dir, name);
       await copyFile(body.path, file);
       await chmodAsync(file, 0o600);

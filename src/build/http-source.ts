@@ -66,6 +66,8 @@ export function urlFileName(url: string): string {
 
 export interface HttpBody {
   url: string;
+  /** The name the file gets in the image: the URL's last path element ({@link urlFileName}). */
+  fileName: string;
   /** `sha256:<hex>` of the body. */
   digest: string;
   /** The body on disk. */
@@ -137,6 +139,7 @@ export class HttpSources {
   #body(url: string, row: Row, downloaded: boolean): HttpBody {
     const body: HttpBody = {
       url,
+      fileName: urlFileName(url),
       digest: row.digest,
       path: this.#pathOf(row.digest),
       size: row.size,

@@ -20,7 +20,7 @@
  * const held = await mounts.prepare();
  * try { await runStep({ ..., mounts: held.mounts, env: [...env, ...held.env] }); } finally { await held.release(); }
  */
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Mount } from '../dockerfile/instructions/index.ts';
 import { NotFoundError } from '../errors/index.ts';
@@ -289,7 +289,9 @@ export class RunMounts {
             const dir = secretDir(host.scratch);
             releases.push(async () => rmSync(dir, { recursive: true, force: true }));
             const file = join(dir, 'secret');
-            writeFileSync(file, p.secret, { mode: m.mode ?? 0o400 });
+            writeFileSync(file, p.secret, { mode: 0o400 });
+            // set outright: the process umask would have cut bits of a wider mode
+            chmodSync(file, m.mode ?? 0o400);
             if ((m.uid ?? 0) !== 0 || (m.gid ?? 0) !== 0) chownSync(file, m.uid ?? 0, m.gid ?? 0);
             mounts.push({ type: 'bind', source: file, destination: p.target, readonly: true });
             break;
@@ -307,16 +309,44 @@ export class RunMounts {
   }
 }
 
+let swept = false;
+
+/** Secret directories left by builds that died mid-step (named by their pid), removed once per process. */
+function sweepSecretDirs(bases: readonly string[]): void {
+  if (swept) return;
+  swept = true;
+  for (const base of bases) {
+    let names: string[];
+    try {
+      names = readdirSync(base);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const pid = Number(/^wharf-secret-(\d+)-/.exec(name)?.[1]);
+      if (!Number.isInteger(pid) || pid === process.pid) continue;
+      try {
+        process.kill(pid, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ESRCH')
+          rmSync(join(base, name), { recursive: true, force: true });
+      }
+    }
+  }
+}
+
 /**
- * A private directory for a secret file: on the host's tmpfs (/dev/shm) when there is one, so the
- * secret never reaches a disk; else in the build's scratch directory.
+ * A private directory (0700) for a secret file: on the host's tmpfs (/dev/shm) when there is one,
+ * so the secret never reaches a disk; else in the build's scratch directory. Named after this
+ * process, so that one left by a build that died is swept by the next.
  */
 function secretDir(scratch: string): string {
-  for (const base of ['/dev/shm', scratch]) {
+  const bases = ['/dev/shm', scratch];
+  sweepSecretDirs(bases);
+  for (const base of bases) {
     try {
       mkdirSync(base, { recursive: true });
-      const dir = mkdtempSync(join(base, 'wharf-secret-'));
-      return dir;
+      return mkdtempSync(join(base, `wharf-secret-${process.pid}-`));
     } catch {
       // not writable: next
     }

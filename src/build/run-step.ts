@@ -7,9 +7,13 @@
  * `/etc/hosts` and `/etc/resolv.conf` bind-mounted from the build's scratch directory. Its
  * stdout and stderr stream to `onOutput` as they come.
  *
+ * The step's `RUN --mount`s (binds and tmpfs, prepared by run-mounts.ts) come after those; with
+ * `privileged` (`--security=insecure`) the container gets every capability and host device and
+ * no seccomp profile.
+ *
  * Mount points the runtime had to create in the root filesystem (a `/proc` or `/etc/hosts` the
- * image lacks) are removed afterwards when still empty, so they never end up in the layer:
- * BuildKit's "no stub left behind".
+ * image lacks, a `--mount` target) are removed afterwards when still empty, so they never end up
+ * in the layer: BuildKit's "no stub left behind".
  *
  * @example
  * const code = await runStep({ runtime, host, rootfs, args: ['/bin/sh', '-c', 'echo hi'], env, cwd: '/', user, network: 'none', scratchDir, onOutput });

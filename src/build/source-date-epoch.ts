@@ -28,14 +28,14 @@ import { TarReader } from '../image/layer/tar-reader.ts';
 import type { HttpSources } from './http-source.ts';
 
 export interface EpochSources {
-  /** The epoch `context` means: an HTTP context's; undefined for a local one. */
-  context?: number;
+  /** The epoch `context` means: an HTTP context's; absent for a local one. */
+  context?: () => Promise<number | undefined>;
   stages: readonly Stage[];
   /** The global scope (meta ARGs, automatic args), SOURCE_DATE_EPOCH left out. */
   globalArgs: ScopeEnv;
   buildArgs: ReadonlyMap<string, string>;
   lexer: ShellLexer;
-  http: () => HttpSources;
+  http: () => Promise<HttpSources>;
   signal?: AbortSignal;
 }
 
@@ -51,7 +51,7 @@ export async function resolveSourceDateEpoch(
     const seconds = Number(value);
     if (Number.isSafeInteger(seconds)) return seconds;
   }
-  if (value === 'context') return sources.context;
+  if (value === 'context') return sources.context?.();
   const stage = sources.stages.find((s) => s.name !== '' && s.name === value.toLowerCase());
   if (!stage) throw new InvalidArgumentError(`invalid SOURCE_DATE_EPOCH: ${value}`);
   const at = (message: string) => new DockerfileError(stage.from.file, stage.range.startLine, message);
@@ -81,9 +81,11 @@ export async function resolveSourceDateEpoch(
   const src = sources.lexer.processWord(add.sourcePaths[0]!, env);
   if (!isHttp(src)) throw at('SOURCE_DATE_EPOCH stage source must be a single HTTP(S) or Git ADD');
   const checksum = add.checksum === '' ? undefined : sources.lexer.processWord(add.checksum, env);
-  const body = await sources
-    .http()
-    .fetch(src, { ...(checksum ? { checksum } : {}), ...(sources.signal ? { signal: sources.signal } : {}) });
+  const http = await sources.http();
+  const body = await http.fetch(src, {
+    ...(checksum ? { checksum } : {}),
+    ...(sources.signal ? { signal: sources.signal } : {}),
+  });
   if (body.lastModified !== undefined) return Math.floor(body.lastModified / 1000);
   return archiveMaxTime(body.path);
 }
@@ -105,9 +107,4 @@ export async function archiveMaxTime(path: string): Promise<number | undefined> 
   } catch {
     return undefined;
   }
-}
-
-/** The epoch as the build-arg carries it once resolved ('' for none). */
-export function formatSourceDateEpoch(epoch: number | undefined): string {
-  return epoch === undefined ? '' : String(epoch);
 }

@@ -25,6 +25,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.ts';
+import { cgroupPids, removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
   createWithConmon,
@@ -32,7 +33,6 @@ import {
   reconcileContainer,
   stopContainer,
 } from '../runtime/conmon.ts';
-import { cgroupPids, removeCgroupTree } from '../runtime/cgroups.ts';
 import { readHostFacts } from '../runtime/host-facts.ts';
 import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
@@ -419,12 +419,18 @@ export async function reconcileRecord(
   }
   if (!isActive(record.state) || record.cleanedGeneration >= record.generation) return record;
   const paths = containerPaths(context.root, record.id);
-  if (record.conmonPid > 0 && (await conmonAlive(record.conmonPid, record.id))) return record;
   if (record.conmonPid === 0) {
     // Between `create` and the record of `running`: the starting process decides.
     return record;
   }
+  const supervised = await conmonAlive(record.conmonPid, record.id);
   const exit = await readExit(paths.location, { cgroupsPath: record.definition.CgroupsPath });
+  if (supervised) {
+    // Running, or exited with conmon about to run its exit command: the exit is handled here as
+    // well (whoever comes first does it), unless a restart policy wants the exit command's start.
+    if (!exit || shouldRestart(record, exit.exitCode)) return record;
+    return (await cleanupRun(context, record.id, record.generation, { restart: false })).record;
+  }
   if (!exit) {
     const driver = await context.driver(record.runtime);
     const state = await reconcileContainer(paths.location, driver, {

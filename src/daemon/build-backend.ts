@@ -1,13 +1,15 @@
 /**
  * `POST /build` (the classic builder endpoint, `version=1`) and `POST /build/prune` over the same
- * builder as `wharf build`: the context tar of the request body is unpacked as it arrives (GNU
- * tar reading the body from its stdin, no copy of the tar on disk) into a context directory of
- * the root, then built as a directory context; the builder's progress is turned into the classic
- * builder's `Step N/M : ...` output (classic-build-output.ts).
+ * builder as `wharf build`: the context tar of the request body is synced, as it arrives, into a
+ * context directory of the root (context-sync.ts: only what differs from the directory's previous
+ * content is written), then built as a directory context; the builder's progress is turned into
+ * the classic builder's `Step N/M : ...` output (classic-build-output.ts).
  *
  * Context directories are slots, `$root/build/tmp/api-context-N`, the lowest free one taken by
- * each build and emptied after it: the builder keeps one file-digest row per context directory,
- * so reusing a few names keeps that table as small as the number of builds run at once.
+ * each build. A slot keeps the context of its last build (up to 1 GiB), so the next build from
+ * the same client writes only the files that changed and the builder's file-digest cache (one row
+ * per context directory, keyed by inode and ctime) still knows the others: a rebuild does not
+ * create or hash 2,000 files again. `build/prune` empties the slots not in use.
  *
  * Parameters the builder has no use for are accepted and ignored, as the classic builder ignores
  * them without a daemon feature behind them: `rm`/`forcerm` (no intermediate containers are
@@ -19,12 +21,9 @@
  * const build = new DaemonBuildBackend(engine);
  * const { imageId } = await build.build({ context: body, dockerfile: 'Dockerfile', tags: ['x'], ... });
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   BuildProgress,
   type BuildService,
@@ -34,87 +33,14 @@ import {
 import { describeDockerfile } from '../engine/dockerfile-parse.ts';
 import type { LocalEngine } from '../engine/local-engine.ts';
 import type { BuildBackend, BuildRequest } from '../engine-api/routes/build-routes.ts';
-import type { Filters } from '../engine-api/routes/json-types.ts';
+import type { Filters, JsonObject } from '../engine-api/routes/json-types.ts';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
 import { familiarString, parseNormalizedReference } from '../oci/reference.ts';
 import { ClassicBuildOutput } from './classic-build-output.ts';
+import { syncContext } from './context-sync.ts';
 
-/** GNU tar reads a compressed archive from a pipe only when told which compression it is. */
-function compressionFlag(head: Buffer): string | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return '--gzip';
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') return '--bzip2';
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return '--xz';
-  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return '--zstd';
-  return undefined;
-}
-
-/**
- * Unpacks a context tar (plain, gzip, bzip2, xz or zstd) from a stream into `dir`. GNU tar keeps
- * members inside the directory (leading `/` and `..` removed, symlinks made last).
- */
-export async function unpackContext(source: Readable, dir: string, signal: AbortSignal): Promise<void> {
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head: Buffer[] = [];
-  let size = 0;
-  let ended = false;
-  while (size < 6) {
-    const next = await iterator.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    head.push(next.value);
-    size += next.value.byteLength;
-  }
-  if (size === 0) return; // no context at all: the Dockerfile will be missing
-  const first = Buffer.concat(head);
-  const flag = compressionFlag(first);
-  const child = spawn(
-    'tar',
-    ['-x', '--no-same-owner', '--warning=no-timestamp', ...(flag ? [flag] : []), '-f', '-', '-C', dir],
-    {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      signal,
-    },
-  );
-  const errors: Buffer[] = [];
-  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
-  const exited = new Promise<number | null>((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise(code));
-  });
-  exited.catch(() => {});
-  async function* body(): AsyncGenerator<Buffer> {
-    let total = first.byteLength;
-    yield first;
-    while (!ended) {
-      const next = await iterator.next();
-      if (next.done) break;
-      total += next.value.byteLength;
-      yield next.value;
-    }
-    // The docker CLI ends the tar it makes for a Dockerfile outside the context right after the
-    // last file's bytes, without padding or end blocks (Go's reader does not mind, GNU tar does):
-    // complete it. After a complete archive these zeros are past its end and never read.
-    if (!flag) yield Buffer.alloc(((512 - (total % 512)) % 512) + 1024);
-  }
-  try {
-    await pipeline(body(), child.stdin, { signal });
-  } catch (error) {
-    // tar stopping early closes its stdin: its own message says why
-    if (child.exitCode === null) child.kill('SIGKILL');
-    const code = await exited.catch(() => null);
-    if (signal.aborted) throw error;
-    if (code !== 0) throw tarError(errors);
-    throw error;
-  }
-  if ((await exited) !== 0) throw tarError(errors);
-}
-
-function tarError(errors: Buffer[]): InvalidArgumentError {
-  const message = Buffer.concat(errors).toString().trim() || 'tar failed';
-  return new InvalidArgumentError(`Cannot read the build context: ${message}`);
-}
+/** A slot keeps the last context it received unless it was bigger than this (then it is emptied). */
+const KEEP_CONTEXT_BYTES = 1024 * 1024 * 1024;
 
 function exists(path: string): boolean {
   try {
@@ -147,6 +73,11 @@ function buildNetwork(mode: string | undefined): 'none' | 'host' | undefined {
   throw new InvalidArgumentError(`Cannot build with network ${mode}: builds take default, none or host`);
 }
 
+/** `WHARF_BUILD_TRACE=1` prints the phases of each API build to the daemon's stderr (benchmarks). */
+function trace(what: string): void {
+  if (process.env.WHARF_BUILD_TRACE === '1') process.stderr.write(`[trace api build] ${what}\n`);
+}
+
 export class DaemonBuildBackend implements BuildBackend {
   readonly #engine: LocalEngine;
   readonly #service: BuildService;
@@ -157,21 +88,30 @@ export class DaemonBuildBackend implements BuildBackend {
     this.#service = openBuildService(engine);
   }
 
-  async #takeSlot(): Promise<{ dir: string; release: () => Promise<void> }> {
+  /**
+   * The lowest free context slot. A slot keeps the files of its last build: the next build that
+   * takes it writes only what changed (context-sync.ts). Left by a killed daemon, it is reused as
+   * it is.
+   */
+  async #takeSlot(): Promise<{ dir: string; release: (keep: boolean) => void }> {
     let slot = 0;
     while (this.#slots.has(slot)) slot++;
     this.#slots.add(slot);
     const dir = join(this.#engine.root, 'build', 'tmp', `api-context-${slot}`);
-    const release = async () => {
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
-      this.#slots.delete(slot);
+    const release = (keep: boolean) => {
+      if (keep) {
+        this.#slots.delete(slot);
+        return;
+      }
+      // emptied after the answer, the slot staying taken meanwhile
+      rm(dir, { recursive: true, force: true })
+        .catch(() => {})
+        .finally(() => this.#slots.delete(slot));
     };
     try {
-      // left by a daemon that was killed during a build
-      await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
     } catch (error) {
-      await release();
+      release(false);
       throw error;
     }
     return { dir, release };
@@ -190,8 +130,15 @@ export class DaemonBuildBackend implements BuildBackend {
       if (value !== null) buildArgs.set(key, value);
     const slot = await this.#takeSlot();
     let output: ClassicBuildOutput | undefined;
+    let keep = false;
     try {
-      await unpackContext(request.context, slot.dir, request.signal);
+      const started = performance.now();
+      const synced = await syncContext(request.context, slot.dir, { signal: request.signal });
+      trace(
+        `context synced in ${(performance.now() - started).toFixed(0)} ms: ${synced.files} files, ${synced.kept} kept, ${synced.written} written, ${synced.removed} removed`,
+      );
+      // a context only partly received is not what the next build will send: start it afresh
+      keep = synced.bytes <= KEEP_CONTEXT_BYTES;
       const path = locateDockerfile(slot.dir, request.dockerfile);
       if (!request.quiet) {
         const description = await describeDockerfile({
@@ -224,6 +171,7 @@ export class DaemonBuildBackend implements BuildBackend {
         progress: new BuildProgress(output ?? new QuietProgressPrinter()),
         signal: request.signal,
       });
+      trace(`built in ${(performance.now() - started).toFixed(0)} ms`);
       output?.finish(result.imageId);
       return {
         imageId: result.imageId,
@@ -233,7 +181,7 @@ export class DaemonBuildBackend implements BuildBackend {
       output?.fail();
       throw error;
     } finally {
-      await slot.release();
+      slot.release(keep);
     }
   }
 
@@ -252,10 +200,33 @@ export class DaemonBuildBackend implements BuildBackend {
       throw new InvalidArgumentError('Cannot prune the build cache: keep-storage is not supported');
     }
     const result = await this.#service.prune({ all: options.all });
+    await this.#emptyIdleSlots();
     return {
       CachesDeleted: result.removed.length > 0 ? result.removed : null,
       SpaceReclaimed: result.reclaimed,
     };
+  }
+
+  /** The build cache entries of `/system/df` (Docker's `BuildCache` shape). */
+  async diskUsage(): Promise<JsonObject[]> {
+    return this.#service.diskUsage() as unknown as JsonObject[];
+  }
+
+  /** Removes the contexts kept by slots no build is using. */
+  async #emptyIdleSlots(): Promise<void> {
+    const tmp = join(this.#engine.root, 'build', 'tmp');
+    let names: string[];
+    try {
+      names = await readdir(tmp);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return;
+      throw error;
+    }
+    for (const name of names) {
+      const slot = /^api-context-(\d+)$/.exec(name);
+      if (!slot || this.#slots.has(Number(slot[1]))) continue;
+      await rm(join(tmp, name), { recursive: true, force: true });
+    }
   }
 
   async close(): Promise<void> {

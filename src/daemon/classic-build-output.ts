@@ -194,7 +194,7 @@ export class ClassicBuildOutput implements ProgressPrinter {
 
   status(): void {}
 
-  log(id: number, _name: string, line: { text: string }): void {
+  log(id: number, _name: string, line: { at: number; text: string }): void {
     const step = this.#vertices.get(id);
     if (step) this.#line(step, `${line.text}\n`);
   }

@@ -56,7 +56,7 @@ function updateRequest(body: JsonObject): UpdateRequest {
   if (typeof body.CpusetCpus === 'string' && body.CpusetCpus !== '') out.CpusetCpus = body.CpusetCpus;
   // a pointer in Docker's API: present means asked; 0 and -1 are "unlimited"
   const pids = number(body.PidsLimit);
-  if (pids !== undefined) out.PidsLimit = pids > 0 ? pids : 0;
+  if (pids !== undefined) out.PidsLimit = Math.max(pids, 0);
   const policy = body.RestartPolicy as { Name?: unknown; MaximumRetryCount?: unknown } | undefined;
   if (policy && typeof policy.Name === 'string' && policy.Name !== '') {
     out.RestartPolicy = {

@@ -66,4 +66,3 @@ export function localContainerBackends(engine: LocalEngine): LocalContainerBacke
     },
   };
 }
-

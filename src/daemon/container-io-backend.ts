@@ -136,10 +136,12 @@ export class LocalContainerIoBackend implements ContainerIoBackend {
         }
       }
       if (!options.stream || signal.aborted) return;
+      const withStdin =
+        options.stdin && connection.input !== null && attached.definition.Config.OpenStdin === true;
       const run = await this.#nextRun(attached, signal);
       if (!run) return;
       let input: Readable | undefined;
-      if (options.stdin && connection.input && run.definition.Config.OpenStdin) {
+      if (withStdin && connection.input) {
         input = connection.input;
         if (tty) input = input.pipe(new DetachKeyFilter(session.keys, () => detach.abort()));
       }

@@ -54,6 +54,7 @@ export class ContainerWatch {
   #tailTimer: NodeJS.Timeout | undefined;
   #pokeQueued = false;
   #closed = false;
+  /** Tracked runs by `ID:GENERATION`. */
   readonly #runs = new Map<string, TrackedRun>();
   #exitWatcher: FSWatcher | undefined;
   #exitTimer: NodeJS.Timeout | undefined;
@@ -125,8 +126,9 @@ export class ContainerWatch {
    * exit as soon as conmon records it (see the module comment). Resolves with conmon's exit.
    */
   track(record: ContainerRecord, options: { cleanup: boolean }): Promise<ContainerExit> {
-    const existing = this.#runs.get(record.id);
-    if (existing && existing.record.generation === record.generation) {
+    const key = `${record.id}:${record.generation}`;
+    const existing = this.#runs.get(key);
+    if (existing) {
       existing.cleanup ||= options.cleanup;
       return existing.exit;
     }
@@ -135,7 +137,7 @@ export class ContainerWatch {
       resolve = done;
     });
     const run: TrackedRun = { record, cleanup: options.cleanup, exit, resolve, checking: false };
-    this.#runs.set(record.id, run);
+    this.#runs.set(key, run);
     this.#startExitWatch();
     void this.#check(run);
     return exit;
@@ -143,11 +145,14 @@ export class ContainerWatch {
 
   /** The exit promise of a tracked run, if this daemon tracks it. */
   tracked(id: string, generation: number): Promise<ContainerExit> | undefined {
-    const run = this.#runs.get(id);
-    return run && run.record.generation === generation ? run.exit : undefined;
+    return this.#runs.get(`${id}:${generation}`)?.exit;
   }
 
-  /** Tracks (and cleans up after) every run that is active now: the runs a previous daemon started. */
+  /**
+   * At the daemon's start: tracks (and cleans up after) every run that is active now, the runs a
+   * previous daemon started; removes the `--rm` containers a previous daemon left exited (it died
+   * between an exit and the removal), as dockerd does at its start.
+   */
   adoptRunning(): void {
     let records: ContainerRecord[];
     try {
@@ -158,6 +163,10 @@ export class ContainerWatch {
     for (const record of records) {
       if (isActive(record.state) && record.state !== 'restarting' && record.conmonPid > 0) {
         void this.track(record, { cleanup: true });
+      } else if (record.state === 'exited' && record.definition.HostConfig.AutoRemove) {
+        void this.serialize(record.id, () => this.#service.remove(record.id, { force: false })).catch(
+          () => undefined,
+        );
       }
     }
   }
@@ -170,9 +179,8 @@ export class ContainerWatch {
       this.#exitWatcher = watchDirectory(exitDir, (_event, name) => {
         // conmon writes ID.XXXXXX, then renames it to ID
         const id = name === null ? undefined : String(name).slice(0, 64);
-        const run = id === undefined ? undefined : this.#runs.get(id);
-        if (run) void this.#check(run);
-        else if (id === undefined) this.#checkAll();
+        if (id === undefined) this.#checkAll();
+        else for (const run of this.#runs.values()) if (run.record.id === id) void this.#check(run);
       });
       this.#exitWatcher.on('error', () => undefined);
       this.#exitWatcher.unref();
@@ -253,7 +261,8 @@ export class ContainerWatch {
     // A restart policy's back-off runs inside the cleanup: holding the container that long would
     // keep `docker stop` waiting, so those runs are handled outside `serialize`.
     const policy = record.definition.HostConfig.RestartPolicy?.Name ?? 'no';
-    const result = policy === 'no' || policy === '' ? await this.serialize(record.id, handle) : await handle();
+    const result =
+      policy === 'no' || policy === '' ? await this.serialize(record.id, handle) : await handle();
     this.poke();
     const after = result?.record;
     if (!after) return;
@@ -308,7 +317,7 @@ export class ContainerWatch {
   }
 
   #finish(run: TrackedRun, exit: ContainerExit): void {
-    if (this.#runs.get(run.record.id) === run) this.#runs.delete(run.record.id);
+    this.#runs.delete(`${run.record.id}:${run.record.generation}`);
     run.resolve(exit);
     this.#stopExitWatchIfIdle();
   }

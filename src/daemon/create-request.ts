@@ -16,14 +16,13 @@
  * await containers.create({ ...request, name: 'web' });
  */
 import type { CreateContainerRequest } from '../container/container-service.ts';
-import {
-  type ContainerConfig,
-  type DeviceMapping,
-  defaultHostConfig,
-  type HealthConfig,
-  type HostConfig,
-  type RestartPolicy,
-  type Ulimit,
+import type {
+  ContainerConfig,
+  DeviceMapping,
+  HealthConfig,
+  HostConfig,
+  RestartPolicy,
+  Ulimit,
 } from '../container/docker-types.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 

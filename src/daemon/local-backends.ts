@@ -17,6 +17,7 @@ import { localContainerBackends } from './container-backends.ts';
 import { DaemonImageTransfer } from './image-transfer-backend.ts';
 import { DaemonNetworks } from './network-backend.ts';
 import { HostSystemBackend } from './system-description.ts';
+import { volumeDiskUsage } from './volume-disk-usage.ts';
 
 export function localBackends(
   engine: LocalEngine,
@@ -24,6 +25,8 @@ export function localBackends(
 ): EngineApiBackends {
   const images = engine.images;
   const containers = localContainerBackends(engine);
+  const volumes = openVolumeService(engine);
+  const build = new DaemonBuildBackend(engine);
   return {
     system: new HostSystemBackend({
       root: engine.root,
@@ -32,12 +35,17 @@ export function localBackends(
       countImages: async () => (await images.list({ all: true })).length,
       containerCounts: () => containers.counts(),
     }),
-    diskUsage: { images: () => images.df(), containers: () => containers.diskUsage() },
+    diskUsage: {
+      images: () => images.df(),
+      containers: () => containers.diskUsage(),
+      volumes: () => volumeDiskUsage(volumes),
+      buildCache: () => build.diskUsage(),
+    },
     images,
     imageTransfer: new DaemonImageTransfer(engine),
-    build: new DaemonBuildBackend(engine),
+    build,
     commit: new DaemonCommit(engine, () => containers.service),
-    volumes: openVolumeService(engine),
+    volumes,
     networks: new DaemonNetworks(engine),
     containers: containers.containers,
     containerIo: containers.containerIo,

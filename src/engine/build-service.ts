@@ -222,7 +222,7 @@ export class BuildService {
     const { context, dockerfile: given, output, ...rest } = input;
     let dockerfile = given;
     let cleanup: string | undefined;
-    let contextEpoch: number | undefined;
+    let contextEpoch: (() => Promise<number | undefined>) | undefined;
     try {
       let contextDir: string | undefined;
       if (context && 'url' in context) {
@@ -232,9 +232,10 @@ export class BuildService {
         const body = await new HttpSources(this.#stores.db, this.#stores.root).fetch(context.url, {
           ...(rest.signal ? { signal: rest.signal } : {}),
         });
-        const maxTime = await archiveMaxTime(body.path);
-        contextEpoch = body.lastModified !== undefined ? Math.floor(body.lastModified / 1000) : maxTime;
-        if (maxTime !== undefined || (await isTarArchive(body.path))) {
+        // its Last-Modified, else the newest file of its archive (read only when asked)
+        contextEpoch = async () =>
+          body.lastModified !== undefined ? Math.floor(body.lastModified / 1000) : archiveMaxTime(body.path);
+        if (await isTarArchive(body.path)) {
           const tmp = join(this.#stores.root, 'build', 'tmp');
           await mkdir(tmp, { recursive: true });
           cleanup = await mkdtemp(join(tmp, 'context-'));
@@ -288,7 +289,7 @@ export class BuildService {
       const request: BuildRequest = {
         ...rest,
         ...(contextDir ? { contextDir } : {}),
-        ...(contextEpoch !== undefined ? { contextEpoch } : {}),
+        ...(contextEpoch ? { contextEpoch } : {}),
         dockerfile: { text, name },
         ignore,
       };

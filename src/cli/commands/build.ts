@@ -103,26 +103,35 @@ export function parseSecret(
   if (id === '' && !file && !variable)
     throw new InvalidArgumentError(`Cannot use secret ${JSON.stringify(spec)}: no id`);
   const secretId = id || (file ? basename(file) : (variable ?? ''));
-  if (type === 'env' || (variable !== undefined && file === undefined) || (!file && type !== 'file')) {
-    const name = variable ?? (type === 'env' && file ? file : secretId);
+  const fromEnv = (name: string): { id: string; value: Buffer } | undefined => {
     const value = env[name];
-    if (value === undefined && type === 'env')
+    return value === undefined ? undefined : { id: secretId, value: Buffer.from(value) };
+  };
+  const fromFile = (path: string): { id: string; value: Buffer } => {
+    try {
+      return { id: secretId, value: readFileSync(path) };
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `Cannot read secret ${secretId} from ${path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  };
+  if (type === 'env' || (variable !== undefined && type !== 'file')) {
+    // type=env takes the variable named by env= (or src=, or the id)
+    const name = variable ?? file ?? secretId;
+    const secret = fromEnv(name);
+    if (!secret)
       throw new InvalidArgumentError(
         `Cannot use secret ${secretId}: environment variable ${name} is not set`,
       );
-    if (value !== undefined) return { id: secretId, value: Buffer.from(value) };
+    return secret;
   }
-  const path = file ?? secretId;
-  try {
-    return { id: secretId, value: readFileSync(path) };
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `Cannot read secret ${secretId} from ${path}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  if (file !== undefined) return fromFile(file);
+  // only an id: the variable of that name when set, else the file of that name
+  return fromEnv(secretId) ?? fromFile(secretId);
 }
 
 type OutputSpec =

@@ -7,23 +7,14 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import type { ContainerRecord } from '../../container/container-records.ts';
 import type { ContainerService } from '../../container/container-service.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
 import { InvalidArgumentError } from '../../errors/index.ts';
 import { formatLogTimestamp } from '../../runtime/logs.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
-import {
-  CONTAINER_HEADER,
-  containerListFormat,
-  containerRow,
-  DEFAULT_STATS_TABLE,
-  STATS_HEADER,
-  type StatsNumbers,
-  statsRow,
-} from '../format/container-rows.ts';
-import { ListingFormatter, TABLE_FORMAT } from '../format/formatter.ts';
-import { humanSize } from '../format/units.ts';
+import type { StatsNumbers } from '../format/container-rows.ts';
 import {
   attachedSession,
   collect,
@@ -71,7 +62,9 @@ function addStart(parent: Command, context: CliContext): void {
               sigProxy: true,
               since,
             });
-            if (!session.detached) process.exitCode = session.exitCode;
+            if (session.detached) return;
+            process.exitCode = session.exitCode;
+            await handleAttachedExit(service, record);
             return;
           }
           await forEachContainer(context, names, async (name) => {
@@ -81,6 +74,15 @@ function addStart(parent: Command, context: CliContext): void {
         });
       },
     );
+}
+
+/**
+ * After an attached run ends, handle its exit here (as `run` does) unless a restart policy will
+ * start it again: the container is stopped when the command returns, as Docker's.
+ */
+async function handleAttachedExit(service: ContainerService, record: ContainerRecord): Promise<void> {
+  const policy = record.definition.HostConfig.RestartPolicy.Name;
+  if (policy === '' || policy === 'no') await service.cleanup(record.id, record.generation);
 }
 
 function stopLike(parent: Command, context: CliContext, verb: 'stop' | 'restart'): void {
@@ -181,6 +183,9 @@ function addList(parent: Command, context: CliContext, name: string, aliases: st
           if (limit < 0) limit = undefined;
         }
         if (options.latest) limit = 1;
+        // The formatter is loaded only by the verbs that print tables: exec, logs... start faster.
+        const { CONTAINER_HEADER, containerListFormat, containerRow } = await import('../format/container-rows.ts');
+        const { ListingFormatter, TABLE_FORMAT } = await import('../format/formatter.ts');
         const format = containerListFormat(
           options.format ?? TABLE_FORMAT,
           options.quiet === true,
@@ -349,7 +354,9 @@ function addAttach(parent: Command, context: CliContext): void {
           ...(options.detachKeys ? { detachKeys: options.detachKeys } : {}),
           sigProxy: options.sigProxy !== 'false',
         });
-        if (!session.detached) process.exitCode = session.exitCode;
+        if (session.detached) return;
+        process.exitCode = session.exitCode;
+        await handleAttachedExit(service, record);
       });
     });
 }
@@ -420,8 +427,10 @@ function addStats(parent: Command, context: CliContext): void {
         names: string[],
         options: { all?: boolean; stream: boolean; trunc: boolean; format?: string },
       ) => {
+      const { DEFAULT_STATS_TABLE, STATS_HEADER, statsRow } = await import('../format/container-rows.ts');
+      const { ListingFormatter } = await import('../format/formatter.ts');
         const format =
-          !options.format || options.format === TABLE_FORMAT ? DEFAULT_STATS_TABLE : options.format;
+          !options.format || options.format === 'table' ? DEFAULT_STATS_TABLE : options.format;
         const formatter = new ListingFormatter(format);
         await withContainerService(context, async (service) => {
           const targets =
@@ -605,6 +614,7 @@ function addPrune(parent: Command, context: CliContext): void {
         if (report.ContainersDeleted.length > 0) {
           context.stdout.write(`Deleted Containers:\n${report.ContainersDeleted.join('\n')}\n\n`);
         }
+        const { humanSize } = await import('../format/units.ts');
         context.stdout.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);
       });
     });

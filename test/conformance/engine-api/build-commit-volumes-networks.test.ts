@@ -117,6 +117,8 @@ describe('docker CLI 28 against wharf system service: commit, volumes, networks,
       await docker(['volume', 'ls', '--filter', 'label=team=api', '--format', '{{.Name}}']),
       'data-1\n',
     );
+    const df = await docker(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}']);
+    assert.match(df, /^Local Volumes=2$/m);
     const inspect = JSON.parse(await docker(['volume', 'inspect', 'data-1']))[0];
     assert.equal(inspect.Driver, 'local');
     assert.deepEqual(inspect.Labels, { team: 'api' });

@@ -177,6 +177,8 @@ describe('docker CLI 28 classic builder against wharf system service', { skip, t
 
   it('rebuilds from the cache: Using cache, the same image id', async () => {
     const before = (await docker(['image', 'inspect', '-f', '{{.Id}}', 'app:1'])).trim();
+    const df = await docker(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}']);
+    assert.ok(Number(/^Build Cache=(\d+)$/m.exec(df)?.[1]) >= 4, df);
     const out = await docker(['build', '-t', 'app:1', '--build-arg', 'GREETING=hi', context]);
     assert.equal(out.match(/^ ---> Using cache$/gm)?.length, 4, out); // RUN, COPY; WORKDIR, COPY --from
     assert.match(out, new RegExp(`^Successfully built ${before.slice(7, 19)}$`, 'm'));
@@ -348,7 +350,7 @@ describe('docker CLI 28 classic builder against wharf system service', { skip, t
     assert.notEqual(ids[0], ids[1]);
   });
 
-  it('survives a client that leaves in the middle of its upload: no context left, daemon answering', async () => {
+  it('survives a client that leaves in the middle of its upload: no partial context kept, daemon answering', async () => {
     const big = await tarOf(
       Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}.txt`, 'x'.repeat(20_000)])),
     );
@@ -367,12 +369,16 @@ describe('docker CLI 28 classic builder against wharf system service', { skip, t
       }, 300);
     });
     assert.equal((await socketRequest(daemon!.socket, '/_ping')).body, 'OK');
+    // slots keep the contexts of finished builds, never a part of one
     const tmp = join(daemon!.root, 'build', 'tmp');
-    let left: string[] = [];
-    for (let wait = 0; wait < 50; wait++) {
-      left = existsSync(tmp) ? readdirSync(tmp).filter((name) => name.startsWith('api-context-')) : [];
-      if (left.length === 0) break;
+    const partial = () =>
+      readdirSync(tmp)
+        .filter((name) => name.startsWith('api-context-'))
+        .filter((name) => existsSync(join(tmp, name, 'f0.txt')));
+    let left = partial();
+    for (let wait = 0; wait < 50 && left.length > 0; wait++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
+      left = partial();
     }
     assert.deepEqual(left, []);
     assert.doesNotMatch(await docker(['images', '--format', '{{.Repository}}']), /abandoned/);
@@ -381,6 +387,12 @@ describe('docker CLI 28 classic builder against wharf system service', { skip, t
   it('prunes the build cache: the next build runs every step again', async () => {
     const out = await docker(['builder', 'prune', '-af']);
     assert.match(out, /Total reclaimed space: /);
+    // the contexts kept for the next builds go too
+    const tmp = join(daemon!.root, 'build', 'tmp');
+    assert.deepEqual(
+      readdirSync(tmp).filter((name) => name.startsWith('api-context-')),
+      [],
+    );
     const rebuilt = await docker(['build', '-t', 'app:1', '--build-arg', 'GREETING=hi', context]);
     assert.doesNotMatch(rebuilt, /Using cache/);
     assert.match(rebuilt, /^built the greeting$/m);

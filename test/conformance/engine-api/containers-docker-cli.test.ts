@@ -147,7 +147,14 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
   it('docker run --rm prints the output, exits with the code and leaves nothing behind', async () => {
     const hi = await dockerResult(['run', '--rm', 'busybox', 'echo', 'hi']);
     assert.deepEqual([hi.code, hi.stdout], [0, 'hi\n'], hi.stderr);
-    const three = await dockerResult(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    const three = await dockerResult([
+      'run',
+      '--rm',
+      'busybox',
+      'sh',
+      '-c',
+      'echo out; echo err >&2; exit 3',
+    ]);
     assert.deepEqual([three.code, three.stdout, three.stderr], [3, 'out\n', 'err\n']);
     const missing = await dockerResult(['run', '--rm', 'busybox', 'no-such-command']);
     assert.equal(missing.code, 127, missing.stderr);
@@ -158,7 +165,9 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
   });
 
   it('runs detached; ps shows names; inspect shows the state', async () => {
-    const id = (await docker(['run', '-d', '--name', 'web', '-e', 'GREETING=hello', 'busybox', 'sleep', '600'])).trim();
+    const id = (
+      await docker(['run', '-d', '--name', 'web', '-e', 'GREETING=hello', 'busybox', 'sleep', '600'])
+    ).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     assert.equal((await docker(['ps', '--format', '{{.Names}}'])).trim(), 'web');
     assert.equal(await state('web'), 'running 0');
@@ -230,12 +239,7 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
   it('docker exec -it runs a shell on a terminal of the client size', async () => {
     const { code, output } = await onPty(
       ['exec', '-it', 'web', 'sh'],
-      [
-        { expect: '# ' },
-        { send: 'stty size; echo $((6*7))\r' },
-        { expect: '42\r\n' },
-        { send: 'exit 3\r' },
-      ],
+      [{ expect: '# ' }, { send: 'stty size; echo $((6*7))\r' }, { expect: '42\r\n' }, { send: 'exit 3\r' }],
     );
     assert.equal(code, 3, output);
     assert.match(output, /40 100\r\n/);
@@ -244,12 +248,7 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
   it('docker run -it: typing reaches the shell, Ctrl-P Ctrl-Q detaches, attach comes back', async () => {
     const first = await onPty(
       ['run', '-it', '--name', 'shell', 'busybox', 'sh'],
-      [
-        { expect: '# ' },
-        { send: 'echo $((6*7))\r' },
-        { expect: '42\r\n' },
-        { send: '\x10\x11', delay: 0.2 },
-      ],
+      [{ expect: '# ' }, { send: 'echo $((6*7))\r' }, { expect: '42\r\n' }, { send: '\x10\x11', delay: 0.2 }],
     );
     assert.equal(first.code, 0, first.output);
     assert.equal(await state('shell'), 'running 0');
@@ -290,7 +289,8 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
     await docker(['cp', 'web:/data', join(scratch, 'data')]);
     assert.equal(await readFile(join(scratch, 'data', 'made.txt'), 'utf8'), 'inside\n');
     const diff = (await docker(['diff', 'web'])).trim().split('\n');
-    for (const line of ['A /tmp/note.txt', 'A /data', 'A /data/made.txt']) assert.ok(diff.includes(line), diff.join('\n'));
+    for (const line of ['A /tmp/note.txt', 'A /data', 'A /data/made.txt'])
+      assert.ok(diff.includes(line), diff.join('\n'));
     const listing = await new Promise<string>((resolve, reject) => {
       const exporter = spawn(DOCKER_CLI, ['export', 'web'], { env: daemon!.dockerEnv });
       const tar = spawn('tar', ['-t'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -301,12 +301,18 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
       tar.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`tar exited ${code}`))));
     });
     const names = listing.split('\n');
-    for (const name of ['bin/busybox', 'data/made.txt', 'tmp/note.txt']) assert.ok(names.includes(name), name);
+    for (const name of ['bin/busybox', 'data/made.txt', 'tmp/note.txt'])
+      assert.ok(names.includes(name), name);
   });
 
   it('docker stats --no-stream shows CPU and memory of running containers', async () => {
     await docker(['exec', '-d', 'web', 'sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done']);
-    const out = await docker(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}']);
+    const out = await docker([
+      'stats',
+      '--no-stream',
+      '--format',
+      '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}',
+    ]);
     const line = out
       .trim()
       .split('\n')

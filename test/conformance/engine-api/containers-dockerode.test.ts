@@ -14,9 +14,7 @@ let daemon: WharfDaemon | undefined;
 let docker: Docker;
 
 /** Demultiplexes a Docker stream into stdout and stderr text. */
-async function demux(
-  stream: NodeJS.ReadableStream,
-): Promise<{ stdout: string; stderr: string }> {
+async function demux(stream: NodeJS.ReadableStream): Promise<{ stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -32,7 +30,10 @@ async function demux(
   return { stdout: out, stderr: err };
 }
 
-describe('dockerode against wharf system service: containers', { skip: baseImagesMissing(), timeout: 300_000 }, () => {
+describe('dockerode against wharf system service: containers', {
+  skip: baseImagesMissing(),
+  timeout: 300_000,
+}, () => {
   before(async () => {
     daemon = await startWharfDaemon({ prepare: (root) => ensureBaseImages(root) });
     docker = new Docker({ socketPath: daemon.socket });
@@ -58,7 +59,11 @@ describe('dockerode against wharf system service: containers', { skip: baseImage
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+    const stream = (await container.attach({
+      stream: true,
+      stdout: true,
+      stderr: true,
+    })) as NodeJS.ReadableStream;
     const output = demux(stream);
     // before the start, `not-running` (the default) would answer at once, as dockerd does
     const waited = container.wait({ condition: 'next-exit' });
@@ -69,7 +74,11 @@ describe('dockerode against wharf system service: containers', { skip: baseImage
     assert.equal(inspect.State.Status, 'exited');
     assert.equal(inspect.State.ExitCode, 5);
     assert.equal(inspect.Name, '/dockerode-cycle');
-    const logs = (await container.logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
+    const logs = (await container.logs({
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+    })) as unknown as Buffer;
     const lines = new PassThrough();
     const text = demux(lines);
     lines.end(logs);

@@ -122,9 +122,18 @@ describe('run flags into a create request', () => {
   });
 
   it("refuses what Docker's CLI refuses", async () => {
-    await assert.rejects(buildCreateRequest('busybox', [], flags({ workdir: 'relative' })), /needs to be an absolute path/);
-    await assert.rejects(buildCreateRequest('busybox', [], flags({ cpus: '1', cpuPeriod: '1000' })), /Conflicting options/);
-    await assert.rejects(buildCreateRequest('busybox', [], flags({ logOpt: ['colour=red'] })), /unknown log opt/);
+    await assert.rejects(
+      buildCreateRequest('busybox', [], flags({ workdir: 'relative' })),
+      /needs to be an absolute path/,
+    );
+    await assert.rejects(
+      buildCreateRequest('busybox', [], flags({ cpus: '1', cpuPeriod: '1000' })),
+      /Conflicting options/,
+    );
+    await assert.rejects(
+      buildCreateRequest('busybox', [], flags({ logOpt: ['colour=red'] })),
+      /unknown log opt/,
+    );
     await assert.rejects(buildCreateRequest('busybox', [], flags({ ulimit: ['nofile'] })), /--ulimit/);
   });
 });
