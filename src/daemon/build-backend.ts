@@ -137,7 +137,8 @@ export class DaemonBuildBackend implements BuildBackend {
       trace(
         `context synced in ${(performance.now() - started).toFixed(0)} ms: ${synced.files} files, ${synced.kept} kept, ${synced.written} written, ${synced.removed} removed`,
       );
-      // a context only partly received is not what the next build will send: start it afresh
+      // kept for the next build unless big; a context only partly received (the sync threw)
+      // leaves `keep` false and its slot is emptied
       keep = synced.bytes <= KEEP_CONTEXT_BYTES;
       const path = locateDockerfile(slot.dir, request.dockerfile);
       if (!request.quiet) {
@@ -223,9 +224,16 @@ export class DaemonBuildBackend implements BuildBackend {
       throw error;
     }
     for (const name of names) {
-      const slot = /^api-context-(\d+)$/.exec(name);
-      if (!slot || this.#slots.has(Number(slot[1]))) continue;
-      await rm(join(tmp, name), { recursive: true, force: true });
+      const match = /^api-context-(\d+)$/.exec(name);
+      const slot = Number(match?.[1]);
+      if (!match || this.#slots.has(slot)) continue;
+      // taken while it is removed, so a build starting meanwhile takes another one
+      this.#slots.add(slot);
+      try {
+        await rm(join(tmp, name), { recursive: true, force: true });
+      } finally {
+        this.#slots.delete(slot);
+      }
     }
   }
 

@@ -17,7 +17,6 @@ import type { LocalEngine } from '../../engine/local-engine.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
-import { GO_MARSHAL_JSON } from '../format/go-value.ts';
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -361,6 +360,7 @@ export async function inspectContainer(
   ref: string,
   options: { size?: boolean } = {},
 ): Promise<{ raw: unknown }> {
+  const { GO_MARSHAL_JSON } = await import('../format/go-value.ts');
   const service = openContainerService(engine, { wharfCommand: wharfCommand() });
   try {
     const view = await service.inspect(ref, options);

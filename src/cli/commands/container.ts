@@ -184,7 +184,9 @@ function addList(parent: Command, context: CliContext, name: string, aliases: st
         }
         if (options.latest) limit = 1;
         // The formatter is loaded only by the verbs that print tables: exec, logs... start faster.
-        const { CONTAINER_HEADER, containerListFormat, containerRow } = await import('../format/container-rows.ts');
+        const { CONTAINER_HEADER, containerListFormat, containerRow } = await import(
+          '../format/container-rows.ts'
+        );
         const { ListingFormatter, TABLE_FORMAT } = await import('../format/formatter.ts');
         const format = containerListFormat(
           options.format ?? TABLE_FORMAT,
@@ -427,10 +429,9 @@ function addStats(parent: Command, context: CliContext): void {
         names: string[],
         options: { all?: boolean; stream: boolean; trunc: boolean; format?: string },
       ) => {
-      const { DEFAULT_STATS_TABLE, STATS_HEADER, statsRow } = await import('../format/container-rows.ts');
-      const { ListingFormatter } = await import('../format/formatter.ts');
-        const format =
-          !options.format || options.format === 'table' ? DEFAULT_STATS_TABLE : options.format;
+        const { DEFAULT_STATS_TABLE, STATS_HEADER, statsRow } = await import('../format/container-rows.ts');
+        const { ListingFormatter } = await import('../format/formatter.ts');
+        const format = !options.format || options.format === 'table' ? DEFAULT_STATS_TABLE : options.format;
         const formatter = new ListingFormatter(format);
         await withContainerService(context, async (service) => {
           const targets =
