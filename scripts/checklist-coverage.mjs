@@ -131,7 +131,7 @@ if (json) {
   const pad = (n) => String(n).padStart(4);
   console.log(`Dockerfile behaviours checklist: ${items.size} items (${checklistPath})`);
   console.log(
-    `  covered: ${pad(covered.length)}  by ${namedTests} named tests; ${byBuildTests.length} of them by build tests (test/*/build/)`,
+    `  covered: ${pad(covered.length)}  by ${namedTests} named tests (${byBuildTests.length} of these items by a build test, test/*/build/)`,
   );
   console.log(`  deferred:${pad(deferred.length)}  ${deferred.join(' ')} (issue 12's closed list)`);
   for (const n of deferred) console.log(`             ${pad(n)}  ${DEFERRED.get(n)}`);

@@ -5,8 +5,10 @@
  * hidden `container cleanup` (conmon's exit command) and `container healthcheck` (one probe of the
  * health-check loop). `run` and `create` live in run.ts.
  */
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { containerPaths } from '../../container/container-paths.ts';
 import type { ContainerRecord } from '../../container/container-records.ts';
 import type { ContainerService } from '../../container/container-service.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
@@ -629,6 +631,8 @@ function addCleanup(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .requiredOption('--generation <n>', 'the run whose exit to handle')
     .action(async (id: string, options: { generation: string }) => {
+      // Removed meanwhile (and perhaps its whole root): nothing to do, and nothing to create.
+      if (!existsSync(containerPaths(context.root(), id).dir)) return;
       await withContainerService(context, async (service) => {
         await service.cleanup(id, Number(options.generation));
       });
@@ -643,6 +647,7 @@ function addHealthcheck(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .requiredOption('--generation <n>', 'the run being checked')
     .action(async (id: string, options: { generation: string }) => {
+      if (!existsSync(containerPaths(context.root(), id).dir)) throw new CliExit(1);
       await withContainerService(context, async (service) => {
         const seconds = await service.healthcheck(id, Number(options.generation));
         context.stdout.write(`${seconds.toFixed(3)}\n`);
