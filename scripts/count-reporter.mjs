@@ -11,7 +11,10 @@ export default async function* countReporter(source) {
       counts.skippedNames.push(
         `${event.data.name}${typeof event.data.skip === 'string' ? ` (${event.data.skip})` : ''}`,
       );
-    } else if (event.data.todo !== undefined) counts.todo++;
+    } else if (event.data.todo !== undefined) {
+      counts.todo++;
+      counts.skippedNames.push(`${event.data.name} (todo)`);
+    }
     else if (event.type === 'test:pass') counts.passed++;
     else counts.failed++;
   }
