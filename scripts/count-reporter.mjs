@@ -14,8 +14,7 @@ export default async function* countReporter(source) {
     } else if (event.data.todo !== undefined) {
       counts.todo++;
       counts.skippedNames.push(`${event.data.name} (todo)`);
-    }
-    else if (event.type === 'test:pass') counts.passed++;
+    } else if (event.type === 'test:pass') counts.passed++;
     else counts.failed++;
   }
   yield `${JSON.stringify(counts)}\n`;

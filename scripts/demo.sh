@@ -20,13 +20,14 @@ registry="127.0.0.1:$registry_port"
 image="hello-web:demo"
 remote="$registry/demo/hello-web:1.0"
 storage=$(mktemp -d /tmp/wharf-demo-registry.XXXXXX)
+registry_log=$(mktemp /tmp/wharf-demo-registry-log.XXXXXX)
 registry_pid=""
 container=""
 
 cleanup() {
   [ -n "$container" ] && wharf rm -f "$container" >/dev/null 2>&1 || true
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
-  rm -rf "$storage"
+  rm -rf "$storage" "$registry_log"
 }
 trap cleanup EXIT
 
@@ -56,7 +57,7 @@ wharf rm -f "$container" >/dev/null
 container=""
 
 step "Starting the embedded registry on $registry"
-wharf registry serve --addr "$registry" --storage "$storage" > "$storage.log" 2>&1 &
+wharf registry serve --addr "$registry" --storage "$storage" > "$registry_log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "registry answering (pid $registry_pid)"

@@ -62,7 +62,9 @@ console.log(
 let status = result.status ?? 1;
 if (counts.failed > 0 && status === 0) status = 1;
 if (process.env.CI === 'true' && counts.skipped + counts.todo > 0) {
-  console.error(`run-tests: CI forbids skipped and todo tests; skipped:\n  ${counts.skippedNames.join('\n  ')}`);
+  console.error(
+    `run-tests: CI forbids skipped and todo tests; skipped:\n  ${counts.skippedNames.join('\n  ')}`,
+  );
   status = 1;
 }
 process.exit(status);

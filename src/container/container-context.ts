@@ -17,6 +17,7 @@ import { findExecutable, type RuntimeSelection, selectRuntime } from '../runtime
 import type { MountRequest, NetworkMode } from '../runtime/spec.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { type ContainerDefinition, type ContainerRecord, ContainerRecords } from './container-records.ts';
+import type { ContainerInspect, ContainerSummary } from './docker-types.ts';
 import { nowNanos } from './timestamps.ts';
 
 /** What the container service needs from the images part: find an image, unpack its layers. */
@@ -50,12 +51,26 @@ export interface ContainerHooks {
   acceptsNetworkMode?(mode: string): boolean;
   /** At create, before the record is stored: may check the request and extend the definition. */
   create?(definition: ContainerDefinition, name: string): Promise<void>;
+  /**
+   * At each start, side by side with mounting the root filesystem, for what needs none of the
+   * container's files (a network namespace): its cost hides behind the mount's.
+   */
+  prepare?(record: ContainerRecord): Promise<StartContribution | undefined>;
   /** At each start, with the root filesystem mounted at `rootfs`. */
   start?(record: ContainerRecord, rootfs: string): Promise<StartContribution | undefined>;
-  /** After each run's exit is handled (conmon's exit command, stop, kill). */
+  /**
+   * As soon as a run's processes are gone (or its start failed), side by side with the runtime's
+   * cleanup and the root filesystem's unmount, for what needs neither (network teardown).
+   */
+  stopped?(record: ContainerRecord): Promise<void>;
+  /** After each run's exit is handled (conmon's exit command, stop, kill) or its start failed. */
   exit?(record: ContainerRecord): Promise<void>;
   /** After the container's record is gone; `volumes` with `rm -v` and `--rm`. */
   remove?(record: ContainerRecord, options: { volumes: boolean }): Promise<void>;
+  /** Fills in what the layer knows of `inspect`'s view (NetworkSettings...). */
+  inspect?(record: ContainerRecord, view: ContainerInspect): Promise<void>;
+  /** Fills in what the layer knows of a `ps` entry (Ports, networks...). */
+  summary?(record: ContainerRecord, summary: ContainerSummary): Promise<void>;
 }
 
 /** How to run `wharf` (absolute node binary and its arguments up to the script). */
@@ -176,19 +191,27 @@ export class ContainerContext {
     return this.hooks.some((hook) => hook.acceptsNetworkMode?.(mode) === true);
   }
 
-  /** Runs `exit` or `remove` hooks, recording failures on the record instead of failing. */
+  /**
+   * Runs `stopped`, `exit` or `remove` hooks, recording failures on the record instead of failing.
+   * `failedStart` runs `stopped` then `exit`: what a start that failed half way may have made.
+   */
   async runCleanupHooks(
-    step: 'exit' | 'remove',
+    step: 'stopped' | 'exit' | 'remove' | 'failedStart',
     record: ContainerRecord,
     options: { volumes: boolean } = { volumes: false },
   ): Promise<void> {
+    if (step === 'failedStart') {
+      await this.runCleanupHooks('stopped', record);
+      return this.runCleanupHooks('exit', record);
+    }
     for (const hook of this.hooks) {
       try {
-        if (step === 'exit') await hook.exit?.(record);
+        if (step === 'stopped') await hook.stopped?.(record);
+        else if (step === 'exit') await hook.exit?.(record);
         else await hook.remove?.(record, options);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        if (step === 'exit') {
+        if (step !== 'remove') {
           try {
             this.records.update(record.id, () => ({ error: message }));
           } catch {

@@ -2,7 +2,9 @@
  * `ps --filter` as Docker's daemon applies it: `id` (prefix), `name` (regular expression on the
  * name), `label` (`key` or `key=value`), `exited` (exit code, exited containers only), `status`,
  * `ancestor` (image ids, resolved by the caller), `before` / `since` (created before or after a
- * container), `health` (`starting`, `healthy`, `unhealthy`, `none`), `network` (`none`, `host`).
+ * container), `health` (`starting`, `healthy`, `unhealthy`, `none`), `network` (the networks it
+ * was created on, by name), `volume` (a mount's volume name, source or destination), `publish`
+ * and `expose` (`PORT[-PORT][/PROTO]`, against HostConfig.PortBindings and Config.ExposedPorts).
  * Several values of one key match any of them; different keys must all match.
  *
  * @example
@@ -12,6 +14,7 @@
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { ContainerRecord } from './container-records.ts';
 import { CONTAINER_STATES } from './container-state.ts';
+import { mountPointsOf } from './volume/mount-points.ts';
 
 export type ContainerFilters = Record<string, readonly string[]>;
 
@@ -60,6 +63,24 @@ function labelMatches(labels: Record<string, string>, spec: string): boolean {
 
 function createdOrder(record: ContainerRecord): string {
   return record.definition.Created;
+}
+
+/** The networks a container was created on: its mode (`default` is `bridge`) and NetworkingConfig's. */
+function networksOf(record: ContainerRecord): string[] {
+  const mode = record.definition.HostConfig.NetworkMode || 'none';
+  const names = [mode, ...Object.keys(record.definition.EndpointsConfig ?? {})];
+  return names.map((name) => (name === 'default' ? 'bridge' : name));
+}
+
+/** Whether `PORT[-PORT][/PROTO]` (tcp by default) names a key of `ports` (`80/tcp`...). */
+function portsMatch(spec: string, ports: Record<string, unknown> | null | undefined): boolean {
+  const [range = '', protocol = 'tcp'] = spec.split('/');
+  const [first, last = first] = range.split('-').map(Number);
+  if (first === undefined || !Number.isInteger(first) || !Number.isInteger(last)) return false;
+  return Object.keys(ports ?? {}).some((key) => {
+    const [port = '', proto = 'tcp'] = key.split('/');
+    return proto === protocol && Number(port) >= first && Number(port) <= last!;
+  });
 }
 
 /** Checks filter names and values, as Docker does before listing. */
@@ -112,12 +133,18 @@ export function containerMatcher(
       if (!filters.exited.some((value) => Number(value) === record.exitCode)) return false;
     }
     if (!any('health', (value) => (record.health?.Status ?? 'none') === value)) return false;
-    if (!any('network', (value) => value === (record.definition.HostConfig.NetworkMode || 'none')))
-      return false;
+    if (!any('network', (value) => networksOf(record).includes(value))) return false;
     if (filters.ancestor?.length && !context.ancestors?.has(record.imageId)) return false;
     if (context.before && createdOrder(record) >= createdOrder(context.before)) return false;
     if (context.since && createdOrder(record) <= createdOrder(context.since)) return false;
-    if (filters.volume?.length || filters.publish?.length || filters.expose?.length) return false;
+    if (filters.volume?.length) {
+      const points = mountPointsOf(record.definition);
+      const names = new Set(points.flatMap((p) => [p.Name ?? p.Source, p.Destination]));
+      if (!filters.volume.some((value) => names.has(value))) return false;
+    }
+    if (!any('publish', (value) => portsMatch(value, record.definition.HostConfig.PortBindings)))
+      return false;
+    if (!any('expose', (value) => portsMatch(value, record.definition.Config.ExposedPorts))) return false;
     if (filters['is-task']?.length && !filters['is-task'].includes('false')) return false;
     return true;
   };

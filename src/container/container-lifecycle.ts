@@ -5,14 +5,15 @@
  * reconciles a container whose conmon is gone.
  *
  * Start (under the container's lock):
- *   mount the snapshot on ROOT/containers/ID/rootfs -> resolve USER in the image's files ->
- *   write config.json -> bump the generation (names this run) -> conmon + `runtime create`
- *   -> record `running` (the state machine's `start`) -> `runtime start` -> health-check loop
+ *   mount the snapshot on ROOT/containers/ID/rootfs (hooks' `prepare`, the network, meanwhile)
+ *   -> resolve USER in the image's files -> hooks' `start` (volumes) -> write config.json ->
+ *   bump the generation (names this run) -> conmon + `runtime create` -> record `running` (the
+ *   state machine's `start`) -> `runtime start` -> health-check loop
  * Exit (cleanup, under the lock, skipped when run N was already handled):
  *   read conmon's exit file (or reconcile: gone with no file = 137) -> stop the health loop ->
- *   `runtime delete` -> unmount -> record `exited` (`die`) or `restarting` with code, OOM,
- *   FinishedAt -> events (oom, die) -> then, outside the lock, the restart policy's delayed start
- *   or `--rm`'s removal.
+ *   `runtime delete` and unmount (hooks' `stopped`, the network, meanwhile) -> record `exited`
+ *   (`die`) or `restarting` with code, OOM, FinishedAt -> events (oom, die) -> hooks' `exit`
+ *   (volumes) -> then, outside the lock, the restart policy's delayed start or `--rm`'s removal.
  * conmon runs the exit command through `sh`, which skips node entirely when the run's `cleaned-N`
  * marker exists (the foreground `run` usually got there first).
  *
@@ -116,17 +117,28 @@ export async function startRun(
   };
 
   try {
-    const rootfs = await mountContainerRootfs(context, record);
-    const [passwd, group] = await Promise.all([
-      readFileInRoot(rootfs, '/etc/passwd'),
-      readFileInRoot(rootfs, '/etc/group'),
-    ]);
-    const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
-    if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
+    // The hooks' `prepare` (the network namespace) runs while the root filesystem is mounted and
+    // read; `start` (volumes) once it is mounted. Everything settles before a failure is thrown,
+    // so the cleanup hooks below never race a hook still at work.
+    const [prepared, mounted, host] = await settleAll([
+      settleAll(context.hooks.map((hook) => hook.prepare?.(record))),
+      (async () => {
+        const rootfs = await mountContainerRootfs(context, record);
+        const [passwd, group] = await Promise.all([
+          readFileInRoot(rootfs, '/etc/passwd'),
+          readFileInRoot(rootfs, '/etc/group'),
+        ]);
+        const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
+        if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
+        const started = await settleAll(context.hooks.map((hook) => hook.start?.(record, rootfs)));
+        return { user, started };
+      })(),
+      readHostFacts(),
+    ] as const);
+    const { user, started } = mounted;
     const extraMounts: MountRequest[] = [];
     let network: NetworkMode | undefined;
-    for (const hook of context.hooks) {
-      const added = await hook.start?.(record, rootfs);
+    for (const added of [...prepared, ...started]) {
       if (!added) continue;
       extraMounts.push(...(added.mounts ?? []));
       if (added.network) network = added.network;
@@ -135,7 +147,7 @@ export async function startRun(
     }
     const spec = await containerRuntimeSpec(record, {
       paths,
-      host: await readHostFacts(),
+      host,
       user,
       hostname: config.Hostname ?? id.slice(0, 12),
       extraMounts,
@@ -145,7 +157,7 @@ export async function startRun(
     await mkdir(paths.bundle, { recursive: true });
     await writeFile(paths.configJson, serializeRuntimeSpec(spec));
   } catch (error) {
-    await context.runCleanupHooks('exit', record);
+    await context.runCleanupHooks('failedStart', record);
     return fail(error, EXIT_WHARF_ERROR);
   }
 
@@ -190,7 +202,7 @@ export async function startRun(
     context.records.update(id, (current) =>
       current.generation === generation ? { cleanedGeneration: generation } : undefined,
     );
-    await context.runCleanupHooks('exit', record);
+    await context.runCleanupHooks('failedStart', record);
     return fail(error);
   }
 
@@ -223,6 +235,17 @@ export async function startRun(
     );
   }
   return running;
+}
+
+/** Like Promise.all, but waits for every promise to settle before throwing the first failure. */
+async function settleAll<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const outcomes = await Promise.allSettled(promises);
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
 
 /** Whether the runtime keeps state for `id` (its directory under the runtime's --root). */
@@ -339,7 +362,11 @@ export async function cleanupRun(
       exit = state.exit;
     }
     await stopHealthLoop(current);
-    await Promise.all([releaseRuntimeState(driver, id, cgroupsPath), unmountRootfs(context, id)]);
+    await Promise.all([
+      releaseRuntimeState(driver, id, cgroupsPath),
+      unmountRootfs(context, id),
+      context.runCleanupHooks('stopped', current),
+    ]);
     const finishedAt = formatRfc3339Nano(nowNanos());
     const exitCode = exit.exitCode;
     record = context.records.update(id, (latest) => {

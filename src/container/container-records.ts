@@ -35,6 +35,7 @@ import type { MetadataDatabase, Migration } from '../metadata/database.ts';
 import type { ContainerState } from './container-state.ts';
 import type { ContainerConfig, HealthState, HostConfig } from './docker-types.ts';
 import { isTokenAlive, ownToken } from './process-token.ts';
+import type { StoredMountPoint } from './volume/mount-points.ts';
 
 export const CONTAINER_MIGRATIONS: readonly Migration[] = [
   {
@@ -89,6 +90,16 @@ export interface ContainerDefinition {
   SnapshotKey: string;
   /** Absolute cgroup of the container (cgroupfs). */
   CgroupsPath: string;
+  /** Its mounts as resolved at create (volumes, binds, tmpfs): see volume/mount-points.ts. */
+  MountPoints?: StoredMountPoint[];
+  /** The create request's `NetworkingConfig.EndpointsConfig`: aliases and `--ip` per network. */
+  EndpointsConfig?: Record<string, EndpointConfig>;
+}
+
+/** The parts of Docker's `EndpointSettings` a create request sets and Wharf honours. */
+export interface EndpointConfig {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string } | null;
 }
 
 export interface ContainerRecord {

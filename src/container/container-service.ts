@@ -43,7 +43,7 @@ import {
 import { withContainerLock } from './container-lock.ts';
 import { checkContainerName, randomContainerName } from './container-names.ts';
 import { containerPaths } from './container-paths.ts';
-import type { ContainerRecord } from './container-records.ts';
+import type { ContainerRecord, EndpointConfig } from './container-records.ts';
 import { networkModeOf, resourcesOf } from './container-spec.ts';
 import { isActive, transition } from './container-state.ts';
 import { inspectView, summaryView } from './container-views.ts';
@@ -64,8 +64,13 @@ export interface CreateContainerRequest {
   name?: string;
   /** Docker's Config; `Image` is required. */
   config: ContainerConfig;
-  /** Docker's HostConfig; missing fields take the defaults (network none, no restart...). */
+  /**
+   * Docker's HostConfig; missing fields take the defaults (no restart...). The network is
+   * `bridge` when a network layer is plugged in (Docker's default), else `none`.
+   */
   hostConfig?: Partial<HostConfig>;
+  /** Docker's NetworkingConfig: aliases and `--ip` per network, extra networks to join. */
+  networkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> | null };
 }
 
 export interface ListContainersOptions {
@@ -195,8 +200,10 @@ export class ContainerService implements Disposable {
   ): Promise<{ id: string; warnings: string[]; record: ContainerRecord }> {
     const image = await this.context.images.resolve(request.config.Image);
     const hostConfig: HostConfig = { ...defaultHostConfig(), ...request.hostConfig };
-    if (hostConfig.NetworkMode === '' || hostConfig.NetworkMode === 'default')
-      hostConfig.NetworkMode = 'none';
+    const requestedMode = request.hostConfig?.NetworkMode ?? '';
+    if (requestedMode === '' || requestedMode === 'default') {
+      hostConfig.NetworkMode = this.context.hookedNetwork('bridge') ? 'bridge' : 'none';
+    }
     const network = networkModeOf(hostConfig, (mode) => this.context.hookedNetwork(mode));
     const policy = hostConfig.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
     if (!RESTART_POLICIES.has(policy.Name)) {
@@ -257,10 +264,14 @@ export class ContainerService implements Disposable {
       healthPid: 0,
       runtime: '',
     };
-    for (const hook of this.context.hooks) await hook.create?.(record.definition, name);
-    this.#records.insert(record, Date.now());
+    const endpoints = request.networkingConfig?.EndpointsConfig;
+    if (endpoints && Object.keys(endpoints).length > 0) record.definition.EndpointsConfig = endpoints;
     const paths = containerPaths(this.context.root, id);
+    let inserted = false;
     try {
+      for (const hook of this.context.hooks) await hook.create?.(record.definition, name);
+      this.#records.insert(record, Date.now());
+      inserted = true;
       const chainId = await this.context.images.unpack(image.id);
       const snapshotter = await this.context.snapshotter();
       await snapshotter.prepare(record.definition.SnapshotKey, chainId, {
@@ -285,10 +296,14 @@ export class ContainerService implements Disposable {
         writeFile(paths.resolvConf, resolv),
       ]);
     } catch (error) {
-      const snapshotter = await this.context.snapshotter().catch(() => undefined);
-      await snapshotter?.remove(record.definition.SnapshotKey).catch(() => undefined);
-      await rm(paths.dir, { recursive: true, force: true });
-      this.#records.delete(id);
+      if (inserted) {
+        const snapshotter = await this.context.snapshotter().catch(() => undefined);
+        await snapshotter?.remove(record.definition.SnapshotKey).catch(() => undefined);
+        await rm(paths.dir, { recursive: true, force: true });
+        this.#records.delete(id);
+      }
+      // what the hooks made for it (anonymous volumes) goes with it
+      await this.context.runCleanupHooks('remove', record, { volumes: true });
       throw error;
     }
     this.context.emit('create', record);
@@ -755,7 +770,9 @@ export class ContainerService implements Disposable {
         extras.sizeRw = await this.#sizeRw(record).catch(() => 0);
         extras.sizeRootFs = extras.sizeRw + (await this.#imageSize(record.imageId));
       }
-      out.push(summaryView(record, extras));
+      const summary = summaryView(record, extras);
+      for (const hook of this.context.hooks) await hook.summary?.(record, summary);
+      out.push(summary);
       if (options.limit !== undefined && options.limit > 0 && out.length >= options.limit) break;
     }
     return out;
@@ -776,7 +793,9 @@ export class ContainerService implements Disposable {
       extras.sizeRw = await this.#sizeRw(record).catch(() => 0);
       extras.sizeRootFs = extras.sizeRw + (await this.#imageSize(record.imageId));
     }
-    return inspectView(record, this.context.root, extras as Parameters<typeof inspectView>[2]);
+    const view = inspectView(record, this.context.root, extras as Parameters<typeof inspectView>[2]);
+    for (const hook of this.context.hooks) await hook.inspect?.(record, view);
+    return view;
   }
 
   /** The exit conmon recorded for the current run, if it ended. */

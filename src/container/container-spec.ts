@@ -24,8 +24,10 @@ export const INIT_PATH = '/sbin/docker-init';
 export const TINI_STATIC = '/usr/bin/tini-static';
 
 /**
- * `none` unless `host`, or `hooked` when a network layer (a container hook) takes the mode;
- * without one, bridge networks are refused (see the CLI's `--network` help).
+ * How a run gets its network: `host`, `none` (a namespace holding only `lo`), or `hooked` when a
+ * network layer (a container hook) takes the mode: `bridge` (also '' and `default`, Docker's
+ * default) and user networks by name or id. Without such a layer the default is `none` and
+ * other modes are refused.
  */
 export function networkModeOf(
   hostConfig: HostConfig,
@@ -33,11 +35,16 @@ export function networkModeOf(
 ): 'none' | 'host' | 'hooked' {
   const mode = hostConfig.NetworkMode;
   if (mode === 'host') return 'host';
-  if (mode === '' || mode === 'none') return 'none';
-  if (hooked(mode)) return 'hooked';
-  if (mode === 'default') return 'none';
+  if (mode === 'none') return 'none';
+  if (mode.startsWith('container:')) {
+    throw new InvalidArgumentError(
+      `Cannot use network ${mode}: sharing a container's network is not supported yet`,
+    );
+  }
+  if (hooked(mode === '' || mode === 'default' ? 'bridge' : mode)) return 'hooked';
+  if (mode === '' || mode === 'default') return 'none';
   throw new InvalidArgumentError(
-    `Cannot use network ${mode}: only "none" and "host" are supported so far (bridge networks come later)`,
+    `Cannot use network ${mode}: only "none" and "host" are supported without the network layer`,
   );
 }
 
@@ -118,10 +125,10 @@ export async function containerRuntimeSpec(
     mounts.push({ type: 'bind', source: TINI_STATIC, destination: INIT_PATH, readonly: true });
     args.unshift(INIT_PATH, '--');
   }
-  for (const [destination, options] of Object.entries(hostConfig.Tmpfs ?? {})) {
-    mounts.push(tmpfsMount(destination, options));
-  }
+  // volumes, binds and tmpfs (`--tmpfs` too: the volume layer resolves it), parents first;
+  // a stable sort keeps a user's mount at /etc/hosts after Wharf's own
   mounts.push(...(inputs.extraMounts ?? []));
+  sortByDepth(mounts);
   const devices = [];
   for (const mapping of hostConfig.Devices ?? []) {
     devices.push(
@@ -180,27 +187,10 @@ export function resourcesOf(hostConfig: HostConfig): NonNullable<SpecOptions['re
   return resources;
 }
 
-/** Docker's `--tmpfs /path[:options]`: size= and mode= become the mount's, the rest mount options. */
-function tmpfsMount(destination: string, text: string): MountRequest {
-  const mount: MountRequest = { type: 'tmpfs', destination };
-  const options: string[] = [];
-  for (const option of text.split(',').filter(Boolean)) {
-    const [key, value] = option.split('=');
-    if (key === 'size' && value) mount.size = parseTmpfsSize(value);
-    else if (key === 'mode' && value) mount.mode = Number.parseInt(value, 8);
-    else options.push(option);
-  }
-  mount.options = options.length > 0 ? options : ['nosuid', 'nodev', 'noexec'];
-  return mount;
-}
-
-function parseTmpfsSize(value: string): number {
-  const match = /^(\d+)([kmg]?)$/i.exec(value);
-  if (!match) throw new InvalidArgumentError(`Cannot mount tmpfs: invalid size ${value}`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
-    match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'
-  ];
-  return Number(match[1]) * unit;
+/** Docker's sortMounts: fewer path components first (stable), so a parent is mounted before its children. */
+function sortByDepth(mounts: MountRequest[]): void {
+  const depth = (path: string) => path.split('/').filter(Boolean).length;
+  mounts.sort((a, b) => depth(a.destination) - depth(b.destination));
 }
 
 /** Parses Docker's `--device` flag into HostConfig's shape. */

@@ -12,6 +12,7 @@ import type { ContainerRecord } from './container-records.ts';
 import type { ContainerInspect, ContainerStateJson, ContainerSummary } from './docker-types.ts';
 import { humanDuration } from './human-duration.ts';
 import { parseTime, ZERO_TIME } from './timestamps.ts';
+import { mountPointsOf, mountPointsView } from './volume/mount-points.ts';
 
 /** Docker's `State.String()` / the `Status` column of `ps`. */
 export function containerStatusText(record: ContainerRecord, now = Date.now()): string {
@@ -114,7 +115,7 @@ export function inspectView(
     ExecIDs: null,
     HostConfig: structuredClone(hostConfig),
     GraphDriver: { Data: graphDriverData(extras.mounts, paths.rootfs), Name: 'overlay2' },
-    Mounts: [],
+    Mounts: mountPointsView(mountPointsOf(record.definition)),
     Config: structuredClone(config),
     NetworkSettings: {
       Bridge: '',
@@ -164,7 +165,7 @@ export function summaryView(
     Status: containerStatusText(record, extras.now),
     HostConfig: { NetworkMode: hostConfig.NetworkMode || 'none' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountPointsView(mountPointsOf(record.definition)),
   };
   if (extras.sizeRw !== undefined) summary.SizeRw = extras.sizeRw;
   if (extras.sizeRootFs !== undefined) summary.SizeRootFs = extras.sizeRootFs;

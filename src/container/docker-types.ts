@@ -8,6 +8,9 @@
  * const config: ContainerConfig = { Image: 'busybox', Cmd: ['true'], Env: [], Labels: {} };
  */
 
+import type { PortBindings } from './network/port-spec.ts';
+import type { MountSpec } from './volume/mount-spec.ts';
+
 /** `HEALTHCHECK`: `Test` is `["NONE"]`, `["CMD", arg...]` or `["CMD-SHELL", command]`. */
 export interface HealthConfig {
   Test?: string[];
@@ -90,6 +93,20 @@ export interface HostConfig {
   Sysctls?: Record<string, string>;
   Tmpfs?: Record<string, string>;
   Binds?: string[] | null;
+  /** `--mount` (the Engine API's `Mount`s). */
+  Mounts?: MountSpec[] | null;
+  /** `--volumes-from CONTAINER[:ro|rw]`. */
+  VolumesFrom?: string[] | null;
+  VolumeDriver?: string;
+  /** `-p`: `PORT/PROTO` -> bindings (HostPort '' lets the kernel choose). */
+  PortBindings?: PortBindings | null;
+  /** `-P`: publish every exposed port on a port the kernel chooses. */
+  PublishAllPorts?: boolean;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
+  /** `--add-host NAME:IP` (`host-gateway` allowed). */
+  ExtraHosts?: string[] | null;
   // Resources
   Memory: number;
   MemorySwap: number;

@@ -4,8 +4,10 @@
  * service's create request. Parsing is lenient (unknown and newer fields are ignored, `null` is
  * "not set"), but a request that asks for something the container service cannot do (a
  * published port or a bind mount while no network or volume layer is plugged into it, a shared
- * PID namespace) is refused with a 400 naming the flag, never silently dropped: a container that
- * runs without its `-p` is worse than one that does not run.
+ * PID namespace, `--link`) is refused with a 400 naming the flag, never silently dropped: a
+ * container that runs without its `-p` is worse than one that does not run. With the layers
+ * (the default wiring), ports, DNS, mounts and NetworkingConfig's aliases and `--ip` pass to
+ * them.
  *
  * What the CLI sends for a bare `docker run busybox` is all defaults: `NetworkMode: "default"`,
  * `PortBindings: {}`, `Dns: []`, `Ulimits: []`, `PidsLimit: 0`, `ShmSize: 0`,
@@ -15,6 +17,7 @@
  * const request = createRequestFromBody({ Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true } });
  * await containers.create({ ...request, name: 'web' });
  */
+import type { EndpointConfig } from '../container/container-records.ts';
 import type { CreateContainerRequest } from '../container/container-service.ts';
 import type {
   ContainerConfig,
@@ -77,7 +80,6 @@ const LAYER_HOST_FIELDS: ReadonlyArray<[field: string, flag: string]> = [
   ['Mounts', '--mount'],
   ['VolumesFrom', '--volumes-from'],
   ['VolumeDriver', '--volume-driver'],
-  ['Links', '--link'],
   ['Dns', '--dns'],
   ['DnsOptions', '--dns-option'],
   ['DnsSearch', '--dns-search'],
@@ -86,6 +88,7 @@ const LAYER_HOST_FIELDS: ReadonlyArray<[field: string, flag: string]> = [
 
 /** HostConfig fields nothing in Wharf implements yet: asked for, they get a 400. */
 const UNSUPPORTED_HOST_FIELDS: ReadonlyArray<[field: string, flag: string]> = [
+  ['Links', '--link'],
   ['PidMode', '--pid'],
   ['IpcMode', '--ipc'],
   ['UTSMode', '--uts'],
@@ -296,15 +299,66 @@ function hostConfigOf(value: unknown, options: CreateMappingOptions): Partial<Ho
   if (mapped) out.Devices = mapped;
   if (options.layers) {
     for (const [field] of LAYER_HOST_FIELDS) if (isSet(host[field])) (out as Json)[field] = host[field];
+    for (const key of ['Binds', 'VolumesFrom', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts'] as const) {
+      const list = strings(host[key], `HostConfig.${key}`);
+      if (list?.length) out[key] = list;
+      else delete out[key];
+    }
+    const bindings = portBindings(host.PortBindings);
+    if (bindings) out.PortBindings = bindings;
+    else delete out.PortBindings;
+    if (host.PublishAllPorts !== true) delete out.PublishAllPorts;
+    if (isSet(host.Mounts) && !Array.isArray(host.Mounts)) {
+      throw new InvalidArgumentError('Cannot create a container: HostConfig.Mounts must be a list');
+    }
   }
   return out;
 }
 
-/** The network the body names: HostConfig.NetworkMode, else the one endpoint of NetworkingConfig. */
-function checkNetworking(body: Json, hostConfig: Partial<HostConfig>): void {
+/** `PortBindings` as clients send them: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`, nulls allowed. */
+function portBindings(value: unknown): HostConfig['PortBindings'] | undefined {
+  const map = object(value);
+  if (!map) return undefined;
+  const out: NonNullable<HostConfig['PortBindings']> = {};
+  for (const [port, list] of Object.entries(map)) {
+    const bindings = Array.isArray(list) && list.length > 0 ? list : [{}];
+    out[port] = bindings.map((item) => {
+      const binding = object(item) ?? {};
+      const hostPort = binding.HostPort;
+      return {
+        HostIp: string(binding.HostIp) ?? '',
+        HostPort: typeof hostPort === 'number' ? String(hostPort) : (string(hostPort) ?? ''),
+      };
+    });
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** `NetworkingConfig.EndpointsConfig`: the aliases and `--ip` per network (other fields are the daemon's to fill). */
+function endpointsConfig(body: Json): Record<string, EndpointConfig> | undefined {
+  const endpoints = object(object(body.NetworkingConfig)?.EndpointsConfig);
+  if (!endpoints) return undefined;
+  const out: Record<string, EndpointConfig> = {};
+  for (const [name, value] of Object.entries(endpoints)) {
+    const endpoint = object(value) ?? {};
+    const settings: EndpointConfig = {};
+    const aliases = strings(endpoint.Aliases, `EndpointsConfig.${name}.Aliases`);
+    if (aliases?.length) settings.Aliases = aliases;
+    const address = string(object(endpoint.IPAMConfig)?.IPv4Address);
+    if (address) settings.IPAMConfig = { IPv4Address: address };
+    out[name] = settings;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * The network the body names: HostConfig.NetworkMode, else the first endpoint of
+ * NetworkingConfig. Without a network layer only one endpoint is taken (none or host).
+ */
+function checkNetworking(body: Json, hostConfig: Partial<HostConfig>, options: CreateMappingOptions): void {
   const endpoints = object(object(body.NetworkingConfig)?.EndpointsConfig);
   const names = Object.keys(endpoints ?? {});
-  if (names.length > 1) {
+  if (names.length > 1 && !options.layers) {
     throw new InvalidArgumentError(
       'Container cannot be connected to network endpoints: only one network at create is supported',
     );
@@ -327,6 +381,9 @@ export function createRequestFromBody(
 ): CreateContainerRequest {
   const config = containerConfig(body, options);
   const hostConfig = hostConfigOf(body.HostConfig, options);
-  checkNetworking(body, hostConfig);
-  return { config, hostConfig };
+  checkNetworking(body, hostConfig, options);
+  const request: CreateContainerRequest = { config, hostConfig };
+  const endpoints = options.layers ? endpointsConfig(body) : undefined;
+  if (endpoints) request.networkingConfig = { EndpointsConfig: endpoints };
+  return request;
 }

@@ -20,9 +20,11 @@
  */
 import { join, resolve } from 'node:path';
 import type { ContainerHooks, ImageSource, WharfCommand } from '../container/container-context.ts';
+import { NetworkHooks } from '../container/container-network-hooks.ts';
 import { CONTAINER_MIGRATIONS } from '../container/container-records.ts';
 import { ContainerService } from '../container/container-service.ts';
-import { openMetadataDatabase } from '../metadata/database.ts';
+import { VolumeHooks } from '../container/container-volume-hooks.ts';
+import { type MetadataDatabase, openMetadataDatabase } from '../metadata/database.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { RuntimeName } from '../runtime/runtime-driver.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter.ts';
@@ -36,8 +38,16 @@ export interface ContainerServiceWiring {
   runtime?: RuntimeName;
   /** Where conmon goes (default /wharf/conmon). */
   conmonCgroup?: string | null;
-  /** Layers that add to containers: volumes, networks (see ContainerHooks). */
+  /**
+   * Layers that add to containers (see ContainerHooks). Default: the root's networks and
+   * volumes (container-network-hooks.ts, container-volume-hooks.ts); `[]` for none of them.
+   */
   hooks?: readonly ContainerHooks[];
+}
+
+/** The layers every container of a root goes through: networks, then volumes. */
+function defaultHooks(db: MetadataDatabase, root: string): ContainerHooks[] {
+  return [new NetworkHooks(db, root), new VolumeHooks(db, root)];
 }
 
 /** This process as a `wharf` command: node, its flags (e.g. tsx's loader) and the script. */
@@ -91,12 +101,12 @@ function snapshotterOpener(root: string): () => Promise<Snapshotter> {
   };
 }
 
-function serviceOptions(wiring: ContainerServiceWiring) {
+function serviceOptions(wiring: ContainerServiceWiring, db: MetadataDatabase, root: string) {
   return {
     wharfCommand: wiring.wharfCommand ?? currentWharfCommand(),
     ...(wiring.runtime ? { defaultRuntime: wiring.runtime } : {}),
     ...(wiring.conmonCgroup !== undefined ? { conmonCgroup: wiring.conmonCgroup } : {}),
-    ...(wiring.hooks ? { hooks: wiring.hooks } : {}),
+    hooks: wiring.hooks ?? defaultHooks(db, root),
   };
 }
 
@@ -111,7 +121,7 @@ export function openContainerService(
     db: engine.db,
     images: engineImageSource(engine, openSnapshotter),
     snapshotter: openSnapshotter,
-    ...serviceOptions(wiring),
+    ...serviceOptions(wiring, engine.db, engine.root),
   });
 }
 
@@ -141,7 +151,7 @@ export function openContainerServiceOnly(
       size: async (imageId) => (await images()).size!(imageId),
     },
     snapshotter: openSnapshotter,
-    ...serviceOptions(wiring),
+    ...serviceOptions(wiring, db, root),
   });
   return {
     service,

@@ -11,9 +11,15 @@
  * console.log(networks.list({}).map((n) => n.Name));
  */
 import { createHash } from 'node:crypto';
+import { ContainerRecords } from '../container/container-records.ts';
 import { NetworkManager } from '../container/network/network-manager.ts';
 import type { NetworkRecord, PublishedPort } from '../container/network/network-store.ts';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
+import {
+  ConflictError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../errors/index.ts';
 import type { LocalEngine } from './local-engine.ts';
 
 export type NetworkFilters = Record<string, string[]>;
@@ -255,7 +261,26 @@ export class NetworkService {
         `Cannot connect to network ${networkRef}: container cannot be disconnected from host network or connected to host network`,
       );
     }
-    await this.manager.connect(networkRef, this.#container(containerRef), settings);
+    const container = this.#container(containerRef);
+    // as dockerd: a container in none or host mode (or sharing one) has no network of its own to extend
+    let mode: string | undefined;
+    try {
+      mode = new ContainerRecords(this.manager.store.db).get(container.id)?.definition.HostConfig
+        ?.NetworkMode;
+    } catch {
+      // a row without a definition (not made by the container service): nothing to refuse
+    }
+    if (mode === 'none') {
+      throw new ConflictError(
+        'container cannot be connected to multiple networks with one of the networks in private (none) mode',
+      );
+    }
+    if (mode === 'host' || mode?.startsWith('container:')) {
+      throw new ConflictError(
+        'container sharing network namespace with another container or host cannot be connected to any other network',
+      );
+    }
+    await this.manager.connect(networkRef, container, settings);
   }
 
   /** `network disconnect`. */

@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { destroyRootNetworks } from './network-cleanup.ts';
 import { wharfBin } from './wharf.ts';
 
 export const DOCKER_CLI = '/usr/local/bin/docker';
@@ -93,6 +94,7 @@ export async function startWharfDaemon(
     } else if (child) {
       code = child.exitCode;
     }
+    await destroyRootNetworks(root).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     return code;
   };

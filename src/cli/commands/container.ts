@@ -32,6 +32,7 @@ import {
   readKeyValueFile,
   withContainerService,
 } from './container-common.ts';
+import { registerContainerFsSubcommands } from './container-fs.ts';
 import { registerRunCommands } from './run.ts';
 
 function addStart(parent: Command, context: CliContext): void {
@@ -679,6 +680,7 @@ function addVerbs(parent: Command, context: CliContext, group: boolean): void {
     addCleanup(parent, context);
     addHealthcheck(parent, context);
     registerRunCommands(parent, context);
+    registerContainerFsSubcommands(parent, context);
   } else {
     addRemove(parent, context, 'rm');
     addList(parent, context, 'ps');

@@ -24,10 +24,22 @@ export interface InspectTarget {
   find(engine: LocalEngine, ref: string): Promise<InspectResult>;
 }
 
-/** The kinds `inspect` looks through, in order. Containers go first once they exist. */
+async function inspectVolume(engine: LocalEngine, ref: string): Promise<InspectResult> {
+  const { openVolumeService } = await import('../../engine/volume-service.ts');
+  return { raw: await openVolumeService(engine).inspect(ref) };
+}
+
+async function inspectNetwork(engine: LocalEngine, ref: string): Promise<InspectResult> {
+  const { openNetworkService } = await import('../../engine/network-service.ts');
+  return { raw: await (await openNetworkService(engine)).inspect(ref) };
+}
+
+/** The kinds `inspect` looks through, in docker/cli's order. */
 export const INSPECT_TARGETS: InspectTarget[] = [
   { type: 'container', sizeSupported: true, find: inspectContainer },
   { type: 'image', find: inspectImage },
+  { type: 'volume', find: inspectVolume },
+  { type: 'network', find: inspectNetwork },
 ];
 
 /** Docker's list of types, for its error message. */

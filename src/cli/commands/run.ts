@@ -3,8 +3,10 @@
  * Errors of Wharf's own end `run` with 125, a command that is not found with 127, one that cannot
  * be invoked with 126, as Docker's; otherwise `run` exits with the container's code.
  *
- * Networking: `--network none` (the default for now: a network namespace holding only `lo`) or
- * `host`. Bridge networks, `-p` and `--dns` come with the networking issue.
+ * Networking: the default `bridge` network, a user network (`--network NAME`, with
+ * `--network-alias` and `--ip`), `none` (only `lo`) or `host`; `-p`/`-P` publish ports,
+ * `--dns*` and `--add-host` shape /etc/resolv.conf and /etc/hosts (src/container/network).
+ * Mounts: `-v`, `--mount`, `--tmpfs`, `--volumes-from` (src/container/volume).
  *
  * Attached `run` streams the container's output live from conmon's log, feeds stdin with `-i`
  * (through conmon's attach socket), and with `-t` puts the terminal in raw mode (Ctrl-P Ctrl-Q
@@ -13,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CreateContainerRequest } from '../../container/container-service.ts';
 import { deviceMapping } from '../../container/container-spec.ts';
 import {
@@ -22,7 +24,9 @@ import {
   type HostConfig,
   type Ulimit,
 } from '../../container/docker-types.ts';
+import { parsePortRange, parsePortSpecs, splitProtoPort } from '../../container/network/port-spec.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
+import { volumeFlagFields } from '../../container/volume/mount-spec.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
@@ -51,6 +55,10 @@ export interface CreateFlags {
   domainname?: string;
   readOnly?: boolean;
   network?: string;
+  /** Docker's hidden spellings of --network, --network-alias and --dns-option. */
+  net?: string;
+  netAlias?: string[];
+  dnsOpt?: string[];
   memory?: string;
   memorySwap?: string;
   memoryReservation?: string;
@@ -90,6 +98,19 @@ export interface CreateFlags {
   oomScoreAdj?: string;
   sysctl: string[];
   tmpfs: string[];
+  publish: string[];
+  publishAll?: boolean;
+  expose: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
+  networkAlias: string[];
+  ip?: string;
+  volume: string[];
+  mount: string[];
+  volumesFrom: string[];
+  volumeDriver?: string;
   cidfile?: string;
   platform?: string;
   pull?: string;
@@ -110,7 +131,30 @@ function addCreateFlags(command: Command): Command {
     .option('-h, --hostname <string>', 'container host name')
     .option('--domainname <string>', 'container NIS domain name')
     .option('--read-only', "mount the container's root filesystem as read only")
-    .option('--network, --net <mode>', 'network mode: none (default for now: only lo) or host')
+    .option('--network <network>', 'connect a container to a network (bridge, a network name, none, host)')
+    .addOption(new Option('--net <network>', 'the same as --network').hideHelp())
+    .option('--network-alias <list>', 'add network-scoped alias for the container', collect, [])
+    .addOption(
+      new Option('--net-alias <list>', 'the same as --network-alias')
+        .argParser(collect)
+        .default([])
+        .hideHelp(),
+    )
+    .option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('-p, --publish <list>', "publish a container's port(s) to the host", collect, [])
+    .option('-P, --publish-all', 'publish all exposed ports to random ports')
+    .option('--expose <list>', 'expose a port or a range of ports', collect, [])
+    .option('--dns <list>', 'set custom DNS servers', collect, [])
+    .option('--dns-search <list>', 'set custom DNS search domains', collect, [])
+    .option('--dns-option <list>', 'set DNS options', collect, [])
+    .addOption(
+      new Option('--dns-opt <list>', 'the same as --dns-option').argParser(collect).default([]).hideHelp(),
+    )
+    .option('--add-host <list>', 'add a custom host-to-IP mapping (host:ip)', collect, [])
+    .option('-v, --volume <list>', 'bind mount a volume', collect, [])
+    .option('--mount <mount>', 'attach a filesystem mount to the container', collect, [])
+    .option('--volumes-from <list>', 'mount volumes from the specified container(s)', collect, [])
+    .option('--volume-driver <string>', 'optional volume driver for the container')
     .option('-m, --memory <bytes>', 'memory limit')
     .option('--memory-swap <bytes>', "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
     .option('--memory-reservation <bytes>', 'memory soft limit')
@@ -254,7 +298,8 @@ export async function buildCreateRequest(
   }
 
   const hostConfig: HostConfig = defaultHostConfig();
-  hostConfig.NetworkMode = flags.network ?? 'none';
+  // `default`: the service's default network (bridge, as Docker's)
+  hostConfig.NetworkMode = flags.network ?? flags.net ?? 'default';
   hostConfig.RestartPolicy = parseRestartPolicy(flags.restart ?? 'no');
   hostConfig.AutoRemove = flags.rm === true;
   if (flags.logDriver && !['k8s-file', 'json-file', 'local'].includes(flags.logDriver)) {
@@ -332,9 +377,73 @@ export async function buildCreateRequest(
   if (flags.pidsLimit !== undefined) hostConfig.PidsLimit = integer(flags.pidsLimit, '--pids-limit')!;
   hostConfig.Ulimits = flags.ulimit.length ? flags.ulimit.map(parseUlimitFlag) : null;
   hostConfig.Devices = flags.device.length ? flags.device.map(deviceMapping) : null;
+  const networking = networkFlagFields(flags, config, hostConfig);
+  volumeFlags(flags, config, hostConfig);
   const request: CreateContainerRequest = { config, hostConfig };
+  if (networking) request.networkingConfig = networking;
   if (flags.name !== undefined) request.name = flags.name;
   return request;
+}
+
+/**
+ * `-p`, `-P`, `--expose`, `--dns*`, `--add-host` into Config and HostConfig; `--network-alias`
+ * and `--ip` into the endpoint settings of the container's network (docker/cli's parse).
+ */
+function networkFlagFields(
+  flags: CreateFlags,
+  config: ContainerConfig,
+  hostConfig: HostConfig,
+): CreateContainerRequest['networkingConfig'] | undefined {
+  const exposed: Record<string, Record<string, never>> = { ...(config.ExposedPorts ?? {}) };
+  for (const entry of flags.expose) {
+    const { port, protocol } = splitProtoPort(entry.trim());
+    const [start, end] = parsePortRange(port, entry);
+    if (start === 0) throw new InvalidArgumentError(`invalid range format for --expose: ${entry}`);
+    for (let value = start; value <= end; value++) exposed[`${value}/${protocol}`] = {};
+  }
+  const { exposedPorts, portBindings } = parsePortSpecs(flags.publish);
+  Object.assign(exposed, exposedPorts);
+  if (Object.keys(exposed).length > 0) config.ExposedPorts = exposed;
+  if (Object.keys(portBindings).length > 0) hostConfig.PortBindings = portBindings;
+  if (flags.publishAll) hostConfig.PublishAllPorts = true;
+  if (flags.dns.length) hostConfig.Dns = flags.dns;
+  if (flags.dnsSearch.length) hostConfig.DnsSearch = flags.dnsSearch;
+  const dnsOptions = [...flags.dnsOption, ...(flags.dnsOpt ?? [])];
+  if (dnsOptions.length) hostConfig.DnsOptions = dnsOptions;
+  if (flags.addHost.length) {
+    for (const entry of flags.addHost) {
+      // docker/cli's ValidateExtraHost: NAME:IP (or NAME=IP), the IP may be host-gateway
+      if (!/^[^:=\s]+[:=]\S+$/.test(entry))
+        throw new InvalidArgumentError(`invalid argument "${entry}" for "--add-host" flag`);
+    }
+    hostConfig.ExtraHosts = flags.addHost.map((entry) => entry.replace('=', ':'));
+  }
+  const aliases = [...flags.networkAlias, ...(flags.netAlias ?? [])];
+  if (aliases.length === 0 && flags.ip === undefined) return undefined;
+  const network = hostConfig.NetworkMode;
+  if (network === 'none' || network === 'host' || network.startsWith('container:')) {
+    throw new InvalidArgumentError(
+      `Cannot use --network-alias or --ip with --network ${network}: they need a bridge network`,
+    );
+  }
+  const endpoint: { Aliases?: string[]; IPAMConfig?: { IPv4Address: string } } = {};
+  if (aliases.length) endpoint.Aliases = aliases;
+  if (flags.ip !== undefined) endpoint.IPAMConfig = { IPv4Address: flags.ip };
+  return { EndpointsConfig: { [network]: endpoint } };
+}
+
+/** `-v`, `--mount`, `--volumes-from`, `--volume-driver` (docker/cli's checks; the service checks again). */
+function volumeFlags(flags: CreateFlags, config: ContainerConfig, hostConfig: HostConfig): void {
+  const fields = volumeFlagFields({
+    volume: flags.volume,
+    mount: flags.mount,
+    volumesFrom: flags.volumesFrom,
+  });
+  if (fields.binds.length) hostConfig.Binds = fields.binds;
+  if (fields.mounts.length) hostConfig.Mounts = fields.mounts;
+  if (fields.volumesFrom.length) hostConfig.VolumesFrom = fields.volumesFrom;
+  if (Object.keys(fields.volumes).length) config.Volumes = { ...(config.Volumes ?? {}), ...fields.volumes };
+  if (flags.volumeDriver) hostConfig.VolumeDriver = flags.volumeDriver;
 }
 
 function readSeccompProfile(path: string): string {

@@ -76,6 +76,8 @@ export function containerRow(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, value]) => `${key}=${value}`)
     .join(',');
+  const mounts = summary.Mounts as Array<{ Name?: string; Source: string; Driver?: string }>;
+  const networkNames = Object.keys(summary.NetworkSettings.Networks).sort();
   let size = '';
   if (summary.SizeRw !== undefined) {
     size = humanSize(summary.SizeRw, 3);
@@ -89,17 +91,72 @@ export function containerRow(
     Command: quote(command),
     CreatedAt: options.createdAt === false ? '' : goTime(created),
     RunningFor: timeAgo(created, options.now),
-    Ports: '',
+    Ports: displayablePorts(summary.Ports as PortSummary[]),
     State: summary.State,
     Status: summary.Status,
     Size: size,
     Names: summary.Names.map((name) => name.replace(/^\//, '')).join(','),
     Labels: labels,
-    Mounts: '',
-    LocalVolumes: '0',
-    Networks: summary.HostConfig.NetworkMode,
+    Mounts: mounts
+      .map((m) => (options.trunc ? ellipsis(m.Name || m.Source, 15) : m.Name || m.Source))
+      .join(','),
+    LocalVolumes: String(mounts.filter((m) => m.Driver === 'local').length),
+    Networks: networkNames.length > 0 ? networkNames.join(',') : summary.HostConfig.NetworkMode,
     Label: (name: string) => summary.Labels[name] ?? '',
   });
+}
+
+/** A `Port` of `GET /containers/json`. */
+interface PortSummary {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/**
+ * docker/cli's `DisplayablePorts`: `0.0.0.0:8080->80/tcp, 443/tcp`; ports published on the same
+ * number (and unpublished ones) in consecutive runs are grouped (`8000-8002/tcp`).
+ */
+export function displayablePorts(ports: readonly PortSummary[]): string {
+  const sorted = [...ports].sort(
+    (a, b) =>
+      a.PrivatePort - b.PrivatePort ||
+      (a.IP ?? '').localeCompare(b.IP ?? '') ||
+      (a.PublicPort ?? 0) - (b.PublicPort ?? 0) ||
+      a.Type.localeCompare(b.Type),
+  );
+  const groups = new Map<string, { first: number; last: number }>();
+  const result: string[] = [];
+  const mappings: string[] = [];
+  const form = (key: string, first: number, last: number) => {
+    const slash = key.lastIndexOf('/');
+    const ip = slash >= 0 ? key.slice(0, slash) : '';
+    const type = slash >= 0 ? key.slice(slash + 1) : key;
+    let group = first === last ? String(first) : `${first}-${last}`;
+    if (ip) group = `${ip.includes(':') ? `[${ip}]` : ip}:${group}->${group}`;
+    return `${group}/${type}`;
+  };
+  for (const port of sorted) {
+    let key = port.Type;
+    if (port.IP) {
+      if (port.PublicPort !== port.PrivatePort) {
+        const host = port.IP.includes(':') ? `[${port.IP}]` : port.IP;
+        mappings.push(`${host}:${port.PublicPort}->${port.PrivatePort}/${port.Type}`);
+        continue;
+      }
+      key = `${port.IP}/${port.Type}`;
+    }
+    const group = groups.get(key);
+    if (!group) groups.set(key, { first: port.PrivatePort, last: port.PrivatePort });
+    else if (port.PrivatePort === group.last + 1) group.last = port.PrivatePort;
+    else {
+      result.push(form(key, group.first, group.last));
+      groups.set(key, { first: port.PrivatePort, last: port.PrivatePort });
+    }
+  }
+  for (const [key, group] of groups) result.push(form(key, group.first, group.last));
+  return [...result, ...mappings].join(', ');
 }
 
 export const DEFAULT_STATS_TABLE =

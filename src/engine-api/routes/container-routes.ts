@@ -357,10 +357,12 @@ export function containerRoutes(backends: ContainerRoutesBackends): Route[] {
           throw new InvalidArgumentError('Bad parameters: you must choose at least one stream');
         }
         const tailText = query.get('tail') ?? 'all';
-        const tail = tailText === 'all' || tailText === '' ? undefined : Number(tailText);
-        if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) {
+        // a negative tail is "all" to dockerd (testcontainers sends -1)
+        const parsed = tailText === 'all' || tailText === '' ? undefined : Number(tailText);
+        if (parsed !== undefined && !Number.isInteger(parsed)) {
           throw new InvalidArgumentError(`Cannot show logs: invalid tail "${tailText}"`);
         }
+        const tail = parsed !== undefined && parsed >= 0 ? parsed : undefined;
         const { tty, entries } = await io('show container logs').logs(id(context.params), {
           follow: queryBool(query, 'follow'),
           stdout,

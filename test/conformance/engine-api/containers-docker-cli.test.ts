@@ -5,8 +5,8 @@
  * line shows within a second of being written), `exec` (codes, stdout/stderr apart, stdin),
  * `run -it` and `exec -it` through a pty (typing, Ctrl-P Ctrl-Q detaching, `attach` again),
  * `stop`, `kill`, `rm -f`, `cp` both ways, `diff`, `export`, `inspect -f`, `stats --no-stream`,
- * `events --since`, `system df`, `container prune`, and `run -p` refused clearly while the
- * container service has no network layer.
+ * `events --since`, `system df`, `container prune`, and `run -p` publishing a port that answers
+ * from the host (`docker port`).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -365,9 +365,38 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
     assert.equal((await docker(['ps', '-a', '--format', '{{.Names}}'])).trim(), 'web');
   });
 
-  it('docker run -p is refused with the flag named while the service has no network layer', async () => {
-    const result = await dockerResult(['run', '-d', '-p', '127.0.0.1:18080:80', 'busybox', 'true']);
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /-p\/--publish .*not supported/);
+  it('docker run -p publishes a port that answers from the host; docker port lists it', async () => {
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const id = (
+      await docker([
+        'run',
+        '-d',
+        '-p',
+        `127.0.0.1:${port}:80`,
+        'busybox',
+        'sh',
+        '-c',
+        'mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www',
+      ])
+    ).trim();
+    try {
+      let body = '';
+      for (let i = 0; i < 50 && body === ''; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/`)
+          .then((response) => response.text())
+          .catch(() => '');
+        if (body === '') await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(body, 'published\n');
+      assert.equal(await docker(['port', id]), `80/tcp -> 127.0.0.1:${port}\n`);
+    } finally {
+      await docker(['rm', '-f', id]);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeCgroupTree } from '../../../src/runtime/cgroups.ts';
 import { baseImagesMissing, ensureBaseImages } from '../../helpers/base-images.ts';
+import { destroyRootNetworks } from '../../helpers/network-cleanup.ts';
 import { runtimeTestsSkipReason } from '../../helpers/runtime-fixture.ts';
 import { wharfBin } from '../../helpers/wharf.ts';
 
@@ -133,6 +134,8 @@ export async function makeContainerFixture(): Promise<ContainerFixture> {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
+      // the default bridge (made by the first container), its rules and the root's DNS daemon
+      await destroyRootNetworks(root).catch((error: unknown) => problems.push(error));
       await rm(root, { recursive: true, force: true }).catch((error: unknown) => problems.push(error));
       if (problems.length > 0) throw new AggregateError(problems, 'container fixture cleanup failed');
     },

@@ -1,7 +1,7 @@
 /**
  * The container routes of `wharf system service` over plain HTTP on its unix socket, for what the
- * docker CLI never shows directly: create bodies refused with the flag named (published ports,
- * anonymous volumes and a host PID namespace while the service has no layer for them), 304 for a
+ * docker CLI never shows directly: create bodies refused with the flag named (a host PID
+ * namespace, links, a log driver), published ports and mounts passed to the layers, 304 for a
  * start or stop that changes nothing, the three wait conditions, attach with `logs=1&stream=0`,
  * logs with `tail` and `since`, the stats JSON `docker stats` computes from, a quiet events
  * stream that ends at `until`, exec errors, and `top` with `ps_args`.
@@ -81,12 +81,7 @@ describe('Engine API container routes over HTTP', { skip: baseImagesMissing(), t
 
   it('refuses what the container service cannot do, naming the flag', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [
-        { HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] } } },
-        /-p\/--publish/,
-      ],
-      [{ Volumes: { '/data': {} } }, /anonymous volume/],
-      [{ HostConfig: { Binds: ['/tmp:/host'] } }, /-v\/--volume/],
+      [{ HostConfig: { Links: ['other:alias'] } }, /--link/],
       [{ HostConfig: { PidMode: 'host' } }, /--pid/],
       [{ HostConfig: { LogConfig: { Type: 'syslog', Config: {} } } }, /log driver syslog/],
     ];
@@ -110,6 +105,30 @@ describe('Engine API container routes over HTTP', { skip: baseImagesMissing(), t
     });
     assert.equal((await api('DELETE', `/containers/${id}`)).status, 204);
     assert.equal((await api('POST', '/containers/create', { Image: 'no-such-image' })).status, 404);
+    // the network and volume layers take ports, binds and anonymous volumes
+    const layered = await create({
+      Volumes: { '/data': {} },
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: {
+        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+        Binds: ['/tmp:/host:ro'],
+      },
+    });
+    const inspect = (await api('GET', `/containers/${layered}/json`)).json();
+    assert.deepEqual(inspect.HostConfig.PortBindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    assert.deepEqual(
+      inspect.Mounts.map((m: { Type: string; Destination: string; RW: boolean }) => [
+        m.Type,
+        m.Destination,
+        m.RW,
+      ]),
+      [
+        ['volume', '/data', true],
+        ['bind', '/host', false],
+      ],
+    );
+    assert.equal(inspect.HostConfig.NetworkMode, 'bridge');
+    assert.equal((await api('DELETE', `/containers/${layered}?v=1`)).status, 204);
   });
 
   it('answers 304 to a start of a running and a stop of a stopped container', async () => {

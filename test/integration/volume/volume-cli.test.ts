@@ -2,14 +2,10 @@
  * Volumes through the real `wharf` binary: the `volume` verbs with Docker's output, and volumes
  * in containers (data that outlives its container, seeding from the image once, read-only
  * mounts, tmpfs content gone after a restart, volumes in use, anonymous volumes going with
- * `rm -v` and `--rm`). The container part needs `run` to take `-v`/`--mount`/`--tmpfs`
- * through the volume manager's hooks; until the container service calls them, those tests
- * run as `todo` (they report, they do not fail the suite).
+ * `rm -v` and `--rm`), through the container service's volume hooks.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { wharfBin } from '../../helpers/wharf.ts';
 import {
   type ContainerFixture,
   containerTestsSkipReason,
@@ -18,12 +14,6 @@ import {
 } from '../container/helpers.ts';
 
 const skip = await containerTestsSkipReason();
-/** Why the container half cannot run yet (known at load time: `it` options are read then). */
-const pending = skip
-  ? undefined
-  : /--volume/.test(spawnSync(wharfBin, ['run', '--help'], { encoding: 'utf8' }).stdout)
-    ? undefined
-    : 'run does not take -v yet: the container service has not wired the volume hooks';
 
 describe('volume verbs and volumes in containers', { skip }, () => {
   let fx: ContainerFixture;
@@ -80,9 +70,7 @@ describe('volume verbs and volumes in containers', { skip }, () => {
     );
   });
 
-  it('keeps a named volume across containers and seeds it from the image once', {
-    todo: pending,
-  }, async () => {
+  it('keeps a named volume across containers and seeds it from the image once', async () => {
     await fx.ok([
       'run',
       '--name',
@@ -129,7 +117,7 @@ describe('volume verbs and volumes in containers', { skip }, () => {
     });
   });
 
-  it('refuses writes to read-only mounts', { todo: pending }, async () => {
+  it('refuses writes to read-only mounts', async () => {
     const result = await fx.wharf([
       'run',
       '--rm',
@@ -154,7 +142,7 @@ describe('volume verbs and volumes in containers', { skip }, () => {
     assert.notEqual(bind.code, 0);
   });
 
-  it('loses tmpfs content when the container restarts', { todo: pending }, async () => {
+  it('loses tmpfs content when the container restarts', async () => {
     const id = await fx.ok([
       'run',
       '-d',
@@ -183,9 +171,7 @@ describe('volume verbs and volumes in containers', { skip }, () => {
     await fx.ok(['rm', '-f', id]);
   });
 
-  it('refuses to remove a volume in use, and removes anonymous volumes with rm -v and --rm', {
-    todo: pending,
-  }, async () => {
+  it('refuses to remove a volume in use, and removes anonymous volumes with rm -v and --rm', async () => {
     const anonymous = () => fx.ok(['volume', 'ls', '-q', '--filter', 'label=com.docker.volume.anonymous']);
     const before = (await anonymous()).split('\n').filter(Boolean).length;
     const id = await fx.ok(['create', '-v', 'busy:/data', 'seeded']);

@@ -26,6 +26,16 @@ function flags(overrides: Partial<CreateFlags> = {}): CreateFlags {
     groupAdd: [],
     sysctl: [],
     tmpfs: [],
+    publish: [],
+    expose: [],
+    dns: [],
+    dnsSearch: [],
+    dnsOption: [],
+    addHost: [],
+    networkAlias: [],
+    volume: [],
+    mount: [],
+    volumesFrom: [],
     ...overrides,
   };
 }
@@ -114,11 +124,70 @@ describe('run flags into a create request', () => {
     assert.deepEqual(hostConfig?.Tmpfs, { '/run': 'size=1m' });
   });
 
-  it('defaults to --network none and resets the entrypoint with an empty --entrypoint', async () => {
+  it("defaults to Docker's default network and resets the entrypoint with an empty --entrypoint", async () => {
     const request = await buildCreateRequest('busybox', [], flags({ entrypoint: '' }));
-    assert.equal(request.hostConfig?.NetworkMode, 'none');
+    assert.equal(request.hostConfig?.NetworkMode, 'default');
     assert.deepEqual(request.config.Entrypoint, ['']);
     assert.equal(request.config.Cmd, undefined);
+  });
+
+  it('turns -p, -P, --expose, --dns*, --add-host, --network-alias and --ip into the create request', async () => {
+    const request = await buildCreateRequest(
+      'busybox',
+      [],
+      flags({
+        network: 'app',
+        publish: ['127.0.0.1:8080:80', '53/udp'],
+        publishAll: true,
+        expose: ['9000-9001'],
+        dns: ['10.0.0.53'],
+        dnsSearch: ['example.test'],
+        dnsOption: ['ndots:2'],
+        addHost: ['db:10.1.2.3', 'gw=host-gateway'],
+        networkAlias: ['web'],
+        ip: '10.89.0.9',
+      }),
+    );
+    assert.deepEqual(request.config.ExposedPorts, {
+      '80/tcp': {},
+      '53/udp': {},
+      '9000/tcp': {},
+      '9001/tcp': {},
+    });
+    assert.deepEqual(request.hostConfig?.PortBindings, {
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
+      '53/udp': [{ HostIp: '', HostPort: '' }],
+    });
+    assert.equal(request.hostConfig?.PublishAllPorts, true);
+    assert.deepEqual(request.hostConfig?.Dns, ['10.0.0.53']);
+    assert.deepEqual(request.hostConfig?.DnsSearch, ['example.test']);
+    assert.deepEqual(request.hostConfig?.DnsOptions, ['ndots:2']);
+    assert.deepEqual(request.hostConfig?.ExtraHosts, ['db:10.1.2.3', 'gw:host-gateway']);
+    assert.deepEqual(request.networkingConfig, {
+      EndpointsConfig: { app: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.89.0.9' } } },
+    });
+    await assert.rejects(
+      buildCreateRequest('busybox', [], flags({ network: 'none', networkAlias: ['x'] })),
+      /need a bridge network/,
+    );
+  });
+
+  it('turns -v, --mount and --volumes-from into Binds, Mounts, VolumesFrom and Config.Volumes', async () => {
+    const request = await buildCreateRequest(
+      'busybox',
+      [],
+      flags({
+        volume: ['data:/data:ro', '/anon', '/srv:/srv'],
+        mount: ['type=tmpfs,dst=/run/x,tmpfs-size=1m'],
+        volumesFrom: ['other:ro'],
+      }),
+    );
+    assert.deepEqual(request.hostConfig?.Binds, ['data:/data:ro', '/srv:/srv']);
+    assert.deepEqual(request.config.Volumes, { '/anon': {} });
+    assert.deepEqual(request.hostConfig?.Mounts, [
+      { Type: 'tmpfs', Target: '/run/x', TmpfsOptions: { SizeBytes: 1024 * 1024 } },
+    ]);
+    assert.deepEqual(request.hostConfig?.VolumesFrom, ['other:ro']);
   });
 
   it("refuses what Docker's CLI refuses", async () => {

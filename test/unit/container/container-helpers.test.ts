@@ -77,6 +77,45 @@ describe('ps filters', () => {
     assert.deepEqual(match({ network: ['none'] }), ['web', 'db']);
   });
 
+  it('matches networks, volumes, published and exposed ports from the definition', () => {
+    const base = record();
+    const web = record({
+      definition: {
+        ...base.definition,
+        Config: { ...base.definition.Config, ExposedPorts: { '80/tcp': {}, '53/udp': {} } },
+        HostConfig: {
+          ...defaultHostConfig(),
+          NetworkMode: 'app',
+          PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] },
+        },
+        EndpointsConfig: { extra: {} },
+        MountPoints: [
+          {
+            Type: 'volume',
+            Name: 'data',
+            Source: '/v/data/_data',
+            Destination: '/data',
+            Mode: '',
+            RW: true,
+            Propagation: '',
+          },
+        ],
+      },
+    });
+    const db = record({ id: 'b'.repeat(64), name: 'db' });
+    const match = (filters: Record<string, string[]>) =>
+      [web, db].filter(containerMatcher(filters)).map((r) => r.name);
+    assert.deepEqual(match({ network: ['app'] }), ['web']);
+    assert.deepEqual(match({ network: ['extra', 'none'] }), ['web', 'db']);
+    assert.deepEqual(match({ volume: ['data'] }), ['web']);
+    assert.deepEqual(match({ volume: ['/data'] }), ['web']);
+    assert.deepEqual(match({ volume: ['/other'] }), []);
+    assert.deepEqual(match({ publish: ['80'] }), ['web']);
+    assert.deepEqual(match({ publish: ['53/udp'] }), []);
+    assert.deepEqual(match({ expose: ['50-60/udp'] }), ['web']);
+    assert.deepEqual(match({ expose: ['81'] }), []);
+  });
+
   it("rejects unknown filters and values as Docker's daemon does", () => {
     assert.throws(() => validateFilters({ color: ['red'] }), { message: "invalid filter 'color'" });
     assert.throws(() => validateFilters({ status: ['sleeping'] }), /Invalid filter 'status=sleeping'/);
@@ -166,12 +205,21 @@ describe('start errors, network modes, security options, overlay options', () =>
     assert.equal(startErrorExitCode('cgroup: something odd'), 125);
   });
 
-  it('supports none (the default) and host networks only', () => {
+  it('supports none and host alone, bridge and named networks through a network layer', () => {
     const hostConfig = defaultHostConfig();
     assert.equal(networkModeOf(hostConfig), 'none');
     assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'host' }), 'host');
     assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'default' }), 'none');
     assert.throws(() => networkModeOf({ ...hostConfig, NetworkMode: 'bridge' }), /only "none" and "host"/);
+    const layer = (mode: string) => mode !== 'none' && mode !== 'host';
+    assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'default' }, layer), 'hooked');
+    assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'bridge' }, layer), 'hooked');
+    assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'app-net' }, layer), 'hooked');
+    assert.equal(networkModeOf({ ...hostConfig, NetworkMode: 'none' }, layer), 'none');
+    assert.throws(
+      () => networkModeOf({ ...hostConfig, NetworkMode: 'container:web' }, layer),
+      /not supported/,
+    );
   });
 
   it("parses Docker's --security-opt values", () => {
