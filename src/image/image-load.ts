@@ -18,7 +18,6 @@ import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { z } from 'zod';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { type Digest, digestBytes, isDigest } from '../oci/digest.ts';
@@ -30,6 +29,7 @@ import {
   parseLayoutIndex,
   parseOciLayout,
 } from '../oci/image-layout.ts';
+import { arrayOf, checked, nullable, object, optional, string } from '../oci/json-shape.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { isIndexMediaType, layerCompression } from '../oci/media-types.ts';
 import { hostPlatform, type Platform, selectPlatformManifest } from '../oci/platform.ts';
@@ -83,11 +83,19 @@ interface ArchiveFiles {
   digest(path: string): Promise<Digest>;
 }
 
-const DockerManifestJsonSchema = z.array(
-  z.looseObject({
-    Config: z.string(),
-    RepoTags: z.array(z.string()).nullable().optional(),
-    Layers: z.array(z.string()),
+/** One entry of a Docker archive's `manifest.json`. */
+interface DockerArchiveEntry {
+  Config: string;
+  RepoTags?: string[] | null | undefined;
+  Layers: string[];
+  [key: string]: unknown;
+}
+
+const DOCKER_MANIFEST_JSON_SHAPE = arrayOf(
+  object({
+    Config: string,
+    RepoTags: optional(nullable(arrayOf(string))),
+    Layers: arrayOf(string),
   }),
 );
 
@@ -313,9 +321,12 @@ async function loadDockerArchive(
   files: ArchiveFiles,
   lease: string,
 ): Promise<LoadableImage[]> {
-  let entries: z.infer<typeof DockerManifestJsonSchema>;
+  let entries: DockerArchiveEntry[];
   try {
-    entries = DockerManifestJsonSchema.parse(JSON.parse((await files.bytes('manifest.json')).toString()));
+    entries = checked<DockerArchiveEntry[]>(
+      DOCKER_MANIFEST_JSON_SHAPE,
+      JSON.parse((await files.bytes('manifest.json')).toString()),
+    );
   } catch (error) {
     throw new InvalidArgumentError(`Cannot load: invalid manifest.json (${(error as Error).message})`, {
       cause: error,

@@ -616,17 +616,17 @@ export class ImageStore {
   async list(options: ListImagesOptions = {}): Promise<ImageSummary[]> {
     checkFilters(options.filters, LIST_FILTERS);
     const filters = options.filters ?? {};
-    const { images, tags, digests, parents } = this.#db.read(() => ({
-      images: this.#records.all(),
-      tags: this.#records.allTags(),
-      digests: new Map(this.#records.all().map((image) => [image.id, this.#records.repoDigestsOf(image.id)])),
-      parents: new Set(
-        this.#records
-          .all()
-          .map((image) => image.parent)
-          .filter((parent): parent is string => parent !== undefined),
-      ),
-    }));
+    const { images, tags, digests } = this.#db.read(() => {
+      const all = this.#records.all();
+      return {
+        images: all,
+        tags: this.#records.allTags(),
+        digests: new Map(all.map((image) => [image.id, this.#records.repoDigestsOf(image.id)])),
+      };
+    });
+    const parents = new Set(
+      images.map((image) => image.parent).filter((parent): parent is string => parent !== undefined),
+    );
     const tagsById = new Map<string, string[]>();
     for (const tag of tags) {
       const list = tagsById.get(tag.imageId) ?? [];
@@ -680,7 +680,14 @@ export class ImageStore {
         Containers: -1,
       });
     }
-    return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+    // Newest first by the full creation time: `Created` is in seconds, and images made within
+    // one second (a script, a test) would otherwise come out in id order.
+    const createdMsOf = new Map(
+      images.map((image) => [image.id, image.created ? Date.parse(image.created) : 0]),
+    );
+    return out.sort(
+      (a, b) => (createdMsOf.get(b.Id) ?? 0) - (createdMsOf.get(a.Id) ?? 0) || a.Id.localeCompare(b.Id),
+    );
   }
 
   /** `docker image inspect`: Docker's JSON shape. */

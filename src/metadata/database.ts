@@ -164,10 +164,14 @@ export class MetadataDatabase implements Disposable {
 
   /** Applies the migrations not yet applied, in order, each in its own write transaction. */
   migrate(migrations: readonly Migration[]): void {
+    // Every process opening the database comes through here: one query tells whether there is
+    // anything to do, and the statements that apply migrations are prepared only when there is.
+    const done = new Set(this.#db.prepare('SELECT name FROM schema_migrations').pluck().all() as string[]);
+    const pending = migrations.filter((migration) => !done.has(migration.name));
+    if (pending.length === 0) return;
     const applied = this.#db.prepare('SELECT 1 FROM schema_migrations WHERE name = ?').pluck();
     const record = this.#db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)');
-    for (const migration of migrations) {
-      if (applied.get(migration.name)) continue;
+    for (const migration of pending) {
       this.write(() => {
         // checked again under the write lock: another process may have just applied it
         if (applied.get(migration.name)) return;
@@ -177,6 +181,12 @@ export class MetadataDatabase implements Disposable {
     }
   }
 
+  /**
+   * Closes the connection. The last connection to close checkpoints the WAL into the database
+   * and removes it (two fsyncs, about 2 ms on this machine's disk, little CPU). Leaving the
+   * connection open at exit would not save that: better-sqlite3 closes every open database in
+   * its exit hook (measured: same CPU and wall time either way).
+   */
   close(): void {
     if (this.#db.open) this.#db.close();
   }

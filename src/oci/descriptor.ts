@@ -4,37 +4,60 @@
  * artifact type and platform.
  *
  * @example
- * const desc = DescriptorSchema.parse({ mediaType: MediaType.OciConfig, digest, size: 1234 });
+ * const desc = descriptorFor(MediaType.OciConfig, configBytes); // { mediaType, digest, size }
  */
-import { z } from 'zod';
 import { type Digest, digestBytes, isDigest } from './digest.ts';
-import { PlatformSchema } from './platform.ts';
+import {
+  arrayOf,
+  type Check,
+  matching,
+  nonEmptyString,
+  nonNegativeInteger,
+  object,
+  optional,
+  recordOf,
+  string,
+  stringWhere,
+} from './json-shape.ts';
+import { PLATFORM_SHAPE, type Platform } from './platform.ts';
 
-/** A digest of a supported algorithm (sha256, sha512), typed as `Digest`. */
-export const DigestSchema = z
-  .string()
-  .refine(isDigest, { message: 'must be a sha256 or sha512 digest (algorithm:lowercase-hex)' })
-  .transform((value) => value as Digest);
+/** A digest of a supported algorithm (sha256, sha512). */
+export const DIGEST_SHAPE: Check = stringWhere(
+  isDigest,
+  'must be a sha256 or sha512 digest (algorithm:lowercase-hex)',
+);
 
 /** `annotations`: string keys to string values. */
-export const AnnotationsSchema = z.record(z.string(), z.string());
+export const ANNOTATIONS_SHAPE: Check = recordOf(string);
 
 // A base64 string as RFC 4648 allows it (padding required, as Go's StdEncoding wants).
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** The descriptor schema; unknown fields are kept (the spec says to ignore them, not drop them). */
-export const DescriptorSchema = z.looseObject({
-  mediaType: z.string().min(1, 'mediaType must not be empty'),
-  digest: DigestSchema,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
-  annotations: AnnotationsSchema.optional(),
-  data: z.string().regex(BASE64, 'data must be base64').optional(),
-  artifactType: z.string().optional(),
-  platform: PlatformSchema.optional(),
-});
+/** A content descriptor; unknown fields are kept (the spec says to ignore them, not drop them). */
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  urls?: string[] | undefined;
+  annotations?: Record<string, string> | undefined;
+  /** Embedded content, base64. */
+  data?: string | undefined;
+  artifactType?: string | undefined;
+  platform?: Platform | undefined;
+  [key: string]: unknown;
+}
 
-export type Descriptor = z.infer<typeof DescriptorSchema>;
+/** The shape check of a Descriptor. */
+export const DESCRIPTOR_SHAPE: Check = object({
+  mediaType: nonEmptyString('mediaType must not be empty'),
+  digest: DIGEST_SHAPE,
+  size: nonNegativeInteger,
+  urls: optional(arrayOf(string)),
+  annotations: optional(ANNOTATIONS_SHAPE),
+  data: optional(matching(BASE64, 'data must be base64')),
+  artifactType: optional(string),
+  platform: optional(PLATFORM_SHAPE),
+});
 
 /**
  * A descriptor for in-memory bytes (a config or manifest about to be written).

@@ -2,79 +2,151 @@
  * The image configuration (OCI `config.md`, identical in shape to Docker's
  * `application/vnd.docker.container.image.v1+json`): execution defaults, rootfs diffIDs, history.
  * Unknown fields (Docker's `container_config`, `docker_version`...) are kept: a config's digest
- * is the image id, so Wharf stores the bytes it was given and only reads them through this schema.
+ * is the image id, so Wharf stores the bytes it was given and only reads them through this check.
  *
  * @example
  * const config = parseImageConfig(bytes);
  * config.rootfs.diff_ids; // ['sha256:…', …]
  */
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
-import { DigestSchema } from './descriptor.ts';
+import { DIGEST_SHAPE } from './descriptor.ts';
+import type { Digest } from './digest.ts';
+import {
+  arrayOf,
+  boolean,
+  type Check,
+  literal,
+  nullable,
+  number,
+  object,
+  optional,
+  plainObject,
+  recordOf,
+  ShapeError,
+  string,
+} from './json-shape.ts';
 
 // Docker writes nulls where OCI omits fields; accept both.
-const nullableStrings = z.array(z.string()).nullable().optional();
-const emptyObjectMap = z.record(z.string(), z.looseObject({})).nullable().optional();
+const nullableStrings = optional(nullable(arrayOf(string)));
+const emptyObjectMap = optional(nullable(recordOf(plainObject)));
 
-export const HealthcheckSchema = z.looseObject({
+export interface Healthcheck {
+  Test?: string[] | null | undefined;
+  /** Nanoseconds, as are the other durations. */
+  Interval?: number | undefined;
+  Timeout?: number | undefined;
+  StartPeriod?: number | undefined;
+  StartInterval?: number | undefined;
+  Retries?: number | undefined;
+  [key: string]: unknown;
+}
+
+const HEALTHCHECK_SHAPE: Check = object({
   Test: nullableStrings,
-  Interval: z.number().optional(),
-  Timeout: z.number().optional(),
-  StartPeriod: z.number().optional(),
-  StartInterval: z.number().optional(),
-  Retries: z.number().optional(),
+  Interval: optional(number),
+  Timeout: optional(number),
+  StartPeriod: optional(number),
+  StartInterval: optional(number),
+  Retries: optional(number),
 });
 
 /** The `config` object: the container defaults of the image. */
-export const ContainerConfigSchema = z.looseObject({
-  User: z.string().optional(),
+export interface ContainerConfig {
+  User?: string | undefined;
+  ExposedPorts?: Record<string, Record<string, unknown>> | null | undefined;
+  Env?: string[] | null | undefined;
+  Entrypoint?: string[] | null | undefined;
+  Cmd?: string[] | null | undefined;
+  Volumes?: Record<string, Record<string, unknown>> | null | undefined;
+  WorkingDir?: string | undefined;
+  Labels?: Record<string, string> | null | undefined;
+  StopSignal?: string | undefined;
+  ArgsEscaped?: boolean | undefined;
+  // Docker extensions
+  Healthcheck?: Healthcheck | null | undefined;
+  OnBuild?: string[] | null | undefined;
+  Shell?: string[] | null | undefined;
+  [key: string]: unknown;
+}
+
+const CONTAINER_CONFIG_SHAPE: Check = object({
+  User: optional(string),
   ExposedPorts: emptyObjectMap,
   Env: nullableStrings,
   Entrypoint: nullableStrings,
   Cmd: nullableStrings,
   Volumes: emptyObjectMap,
-  WorkingDir: z.string().optional(),
-  Labels: z.record(z.string(), z.string()).nullable().optional(),
-  StopSignal: z.string().optional(),
-  ArgsEscaped: z.boolean().optional(),
-  // Docker extensions
-  Healthcheck: HealthcheckSchema.nullable().optional(),
+  WorkingDir: optional(string),
+  Labels: optional(nullable(recordOf(string))),
+  StopSignal: optional(string),
+  ArgsEscaped: optional(boolean),
+  Healthcheck: optional(nullable(HEALTHCHECK_SHAPE)),
   OnBuild: nullableStrings,
   Shell: nullableStrings,
 });
-export type ContainerConfig = z.infer<typeof ContainerConfigSchema>;
 
-export const HistoryEntrySchema = z.looseObject({
-  created: z.string().optional(),
-  created_by: z.string().optional(),
-  author: z.string().optional(),
-  comment: z.string().optional(),
-  empty_layer: z.boolean().optional(),
+export interface HistoryEntry {
+  created?: string | undefined;
+  created_by?: string | undefined;
+  author?: string | undefined;
+  comment?: string | undefined;
+  empty_layer?: boolean | undefined;
+  [key: string]: unknown;
+}
+
+const HISTORY_ENTRY_SHAPE: Check = object({
+  created: optional(string),
+  created_by: optional(string),
+  author: optional(string),
+  comment: optional(string),
+  empty_layer: optional(boolean),
 });
-export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
-export const RootFsSchema = z.looseObject({
-  type: z.literal('layers', { message: 'rootfs.type must be "layers"' }),
-  diff_ids: z.array(DigestSchema),
+export interface RootFs {
+  type: 'layers';
+  diff_ids: Digest[];
+  [key: string]: unknown;
+}
+
+const ROOTFS_SHAPE: Check = object({
+  type: literal('layers', 'must be "layers"'),
+  diff_ids: arrayOf(DIGEST_SHAPE),
 });
 
-export const ImageConfigSchema = z.looseObject({
-  created: z.string().optional(),
-  author: z.string().optional(),
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  config: ContainerConfigSchema.nullable().optional(),
-  rootfs: RootFsSchema,
-  history: z.array(HistoryEntrySchema).optional(),
+export interface ImageConfig {
+  created?: string | undefined;
+  author?: string | undefined;
+  architecture: string;
+  os: string;
+  'os.version'?: string | undefined;
+  'os.features'?: string[] | undefined;
+  variant?: string | undefined;
+  config?: ContainerConfig | null | undefined;
+  rootfs: RootFs;
+  history?: HistoryEntry[] | undefined;
   // Docker extensions found in configs dockerd writes
-  comment: z.string().optional(),
-  parent: z.string().optional(),
-  docker_version: z.string().optional(),
+  comment?: string | undefined;
+  parent?: string | undefined;
+  docker_version?: string | undefined;
+  [key: string]: unknown;
+}
+
+/** The shape check of an ImageConfig (unknown fields are kept). */
+export const IMAGE_CONFIG_SHAPE: Check = object({
+  created: optional(string),
+  author: optional(string),
+  architecture: string,
+  os: string,
+  'os.version': optional(string),
+  'os.features': optional(arrayOf(string)),
+  variant: optional(string),
+  config: optional(nullable(CONTAINER_CONFIG_SHAPE)),
+  rootfs: ROOTFS_SHAPE,
+  history: optional(arrayOf(HISTORY_ENTRY_SHAPE)),
+  comment: optional(string),
+  parent: optional(string),
+  docker_version: optional(string),
 });
-export type ImageConfig = z.infer<typeof ImageConfigSchema>;
 
 /**
  * Parses and validates an image config. Throws InvalidArgumentError with the offending field.
@@ -92,15 +164,13 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
       cause: error,
     });
   }
-  const result = ImageConfigSchema.safeParse(document);
-  if (!result.success) {
-    const first = result.error.issues[0];
-    const where = first?.path.length ? first.path.join('.') : 'document';
-    throw new InvalidArgumentError(`Cannot parse image config: ${where}: ${first?.message ?? 'invalid'}`, {
-      cause: result.error,
-    });
+  try {
+    IMAGE_CONFIG_SHAPE(document, '');
+  } catch (error) {
+    if (!(error instanceof ShapeError)) throw error;
+    throw new InvalidArgumentError(`Cannot parse image config: ${error.message}`, { cause: error });
   }
-  return result.data;
+  return document as ImageConfig;
 }
 
 /**

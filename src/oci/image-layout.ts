@@ -14,9 +14,9 @@
  * const path = layoutBlobPath('sha256:ab…'); // 'blobs/sha256/ab…'
  * const index = parseLayoutIndex(bytes);
  */
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { algorithmOf, type Digest, encodedOf } from './digest.ts';
+import { type Check, object, ShapeError, string } from './json-shape.ts';
 import { type OciIndex, parseManifest } from './manifest.ts';
 import { MediaType } from './media-types.ts';
 
@@ -31,10 +31,12 @@ export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 export const ANNOTATION_CONTAINERD_IMAGE_NAME = 'io.containerd.image.name';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
 
-export const OciLayoutSchema = z.looseObject({
-  imageLayoutVersion: z.string(),
-});
-export type OciLayout = z.infer<typeof OciLayoutSchema>;
+export interface OciLayout {
+  imageLayoutVersion: string;
+  [key: string]: unknown;
+}
+
+const OCI_LAYOUT_SHAPE: Check = object({ imageLayoutVersion: string });
 
 /** The bytes of the `oci-layout` file. */
 export function ociLayoutFile(): string {
@@ -54,16 +56,21 @@ export function parseOciLayout(bytes: Uint8Array | string): OciLayout {
   } catch (error) {
     throw new InvalidArgumentError('Cannot read OCI layout: oci-layout is not JSON', { cause: error });
   }
-  const result = OciLayoutSchema.safeParse(document);
-  if (!result.success) {
-    throw new InvalidArgumentError('Cannot read OCI layout: oci-layout has no imageLayoutVersion');
+  try {
+    OCI_LAYOUT_SHAPE(document, '');
+  } catch (error) {
+    if (!(error instanceof ShapeError)) throw error;
+    throw new InvalidArgumentError('Cannot read OCI layout: oci-layout has no imageLayoutVersion', {
+      cause: error,
+    });
   }
-  if (!result.data.imageLayoutVersion.startsWith('1.')) {
+  const layout = document as OciLayout;
+  if (!layout.imageLayoutVersion.startsWith('1.')) {
     throw new InvalidArgumentError(
-      `Cannot read OCI layout: unsupported imageLayoutVersion ${result.data.imageLayoutVersion}`,
+      `Cannot read OCI layout: unsupported imageLayoutVersion ${layout.imageLayoutVersion}`,
     );
   }
-  return result.data;
+  return layout;
 }
 
 /** Parses a layout's `index.json` (an OCI image index; a missing mediaType is allowed). */

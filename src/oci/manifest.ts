@@ -8,10 +8,10 @@
  * const parsed = parseManifest(bytes, request.headers['content-type']);
  * if (parsed.kind === 'manifest') console.log(parsed.config.digest, parsed.layers.length);
  */
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
-import { AnnotationsSchema, type Descriptor, DescriptorSchema } from './descriptor.ts';
+import { ANNOTATIONS_SHAPE, DESCRIPTOR_SHAPE, type Descriptor } from './descriptor.ts';
 import { type Digest, digestBytes } from './digest.ts';
+import { arrayOf, type Check, literal, object, optional, ShapeError, string } from './json-shape.ts';
 import {
   baseMediaType,
   isIndexMediaType,
@@ -20,47 +20,79 @@ import {
   MediaType,
 } from './media-types.ts';
 
-const schemaVersion2 = z.literal(2, { message: 'schemaVersion must be 2' });
+const schemaVersion2 = literal(2, 'schemaVersion must be 2');
 
 /** OCI image manifest (`application/vnd.oci.image.manifest.v1+json`). */
-export const OciManifestSchema = z.looseObject({
+export interface OciManifest {
+  schemaVersion: 2;
+  mediaType?: typeof MediaType.OciManifest | undefined;
+  artifactType?: string | undefined;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor | undefined;
+  annotations?: Record<string, string> | undefined;
+  [key: string]: unknown;
+}
+
+const OCI_MANIFEST_SHAPE: Check = object({
   schemaVersion: schemaVersion2,
-  mediaType: z.literal(MediaType.OciManifest).optional(),
-  artifactType: z.string().optional(),
-  config: DescriptorSchema,
-  layers: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: AnnotationsSchema.optional(),
+  mediaType: optional(literal(MediaType.OciManifest)),
+  artifactType: optional(string),
+  config: DESCRIPTOR_SHAPE,
+  layers: arrayOf(DESCRIPTOR_SHAPE),
+  subject: optional(DESCRIPTOR_SHAPE),
+  annotations: optional(ANNOTATIONS_SHAPE),
 });
-export type OciManifest = z.infer<typeof OciManifestSchema>;
 
 /** OCI image index (`application/vnd.oci.image.index.v1+json`). */
-export const OciIndexSchema = z.looseObject({
+export interface OciIndex {
+  schemaVersion: 2;
+  mediaType?: typeof MediaType.OciIndex | undefined;
+  artifactType?: string | undefined;
+  manifests: Descriptor[];
+  subject?: Descriptor | undefined;
+  annotations?: Record<string, string> | undefined;
+  [key: string]: unknown;
+}
+
+const OCI_INDEX_SHAPE: Check = object({
   schemaVersion: schemaVersion2,
-  mediaType: z.literal(MediaType.OciIndex).optional(),
-  artifactType: z.string().optional(),
-  manifests: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: AnnotationsSchema.optional(),
+  mediaType: optional(literal(MediaType.OciIndex)),
+  artifactType: optional(string),
+  manifests: arrayOf(DESCRIPTOR_SHAPE),
+  subject: optional(DESCRIPTOR_SHAPE),
+  annotations: optional(ANNOTATIONS_SHAPE),
 });
-export type OciIndex = z.infer<typeof OciIndexSchema>;
 
 /** Docker image manifest V2 schema 2 (its `mediaType` field is required). */
-export const DockerManifestSchema = z.looseObject({
+export interface DockerManifest {
+  schemaVersion: 2;
+  mediaType: typeof MediaType.DockerManifest;
+  config: Descriptor;
+  layers: Descriptor[];
+  [key: string]: unknown;
+}
+
+const DOCKER_MANIFEST_SHAPE: Check = object({
   schemaVersion: schemaVersion2,
-  mediaType: z.literal(MediaType.DockerManifest),
-  config: DescriptorSchema,
-  layers: z.array(DescriptorSchema),
+  mediaType: literal(MediaType.DockerManifest),
+  config: DESCRIPTOR_SHAPE,
+  layers: arrayOf(DESCRIPTOR_SHAPE),
 });
-export type DockerManifest = z.infer<typeof DockerManifestSchema>;
 
 /** Docker manifest list (`application/vnd.docker.distribution.manifest.list.v2+json`). */
-export const DockerManifestListSchema = z.looseObject({
+export interface DockerManifestList {
+  schemaVersion: 2;
+  mediaType: typeof MediaType.DockerManifestList;
+  manifests: Descriptor[];
+  [key: string]: unknown;
+}
+
+const DOCKER_MANIFEST_LIST_SHAPE: Check = object({
   schemaVersion: schemaVersion2,
-  mediaType: z.literal(MediaType.DockerManifestList),
-  manifests: z.array(DescriptorSchema),
+  mediaType: literal(MediaType.DockerManifestList),
+  manifests: arrayOf(DESCRIPTOR_SHAPE),
 });
-export type DockerManifestList = z.infer<typeof DockerManifestListSchema>;
 
 /** Why a manifest was refused; lets a registry pick MANIFEST_INVALID vs MANIFEST_UNSUPPORTED... */
 export type ManifestErrorReason =
@@ -179,8 +211,8 @@ export function parseManifest(bytes: Uint8Array | string, mediaType?: string): P
   const digest = digestBytes(buffer);
   const size = buffer.byteLength;
   if (isManifestMediaType(effective)) {
-    const schema = effective === MediaType.DockerManifest ? DockerManifestSchema : OciManifestSchema;
-    const manifest = validate(schema, document, effective);
+    const shape = effective === MediaType.DockerManifest ? DOCKER_MANIFEST_SHAPE : OCI_MANIFEST_SHAPE;
+    const manifest = validate<OciManifest | DockerManifest>(shape, document, effective);
     const subject = 'subject' in manifest ? (manifest as OciManifest).subject : undefined;
     const references = [manifest.config, ...manifest.layers, ...(subject ? [subject] : [])];
     return withOptional(
@@ -198,8 +230,8 @@ export function parseManifest(bytes: Uint8Array | string, mediaType?: string): P
     );
   }
   if (isIndexMediaType(effective)) {
-    const schema = effective === MediaType.DockerManifestList ? DockerManifestListSchema : OciIndexSchema;
-    const manifest = validate(schema, document, effective);
+    const shape = effective === MediaType.DockerManifestList ? DOCKER_MANIFEST_LIST_SHAPE : OCI_INDEX_SHAPE;
+    const manifest = validate<OciIndex | DockerManifestList>(shape, document, effective);
     const subject = 'subject' in manifest ? (manifest as OciIndex).subject : undefined;
     const references = [...manifest.manifests, ...(subject ? [subject] : [])];
     return withOptional(
@@ -225,18 +257,16 @@ function withOptional<T extends ParsedCommon>(parsed: T, document: OciManifest |
   return parsed;
 }
 
-function validate<S extends z.ZodType>(schema: S, document: unknown, mediaType: string): z.infer<S> {
-  const result = schema.safeParse(document);
-  if (!result.success) {
-    const first = result.error.issues[0];
-    const where = first?.path.length ? first.path.join('.') : 'document';
-    throw new ManifestError(
-      'invalid-schema',
-      `Cannot parse manifest (${mediaType}): ${where}: ${first?.message ?? 'invalid'}`,
-      { cause: result.error },
-    );
+function validate<T>(shape: Check, document: unknown, mediaType: string): T {
+  try {
+    shape(document, '');
+  } catch (error) {
+    if (!(error instanceof ShapeError)) throw error;
+    throw new ManifestError('invalid-schema', `Cannot parse manifest (${mediaType}): ${error.message}`, {
+      cause: error,
+    });
   }
-  return result.data;
+  return document as T;
 }
 
 /**

@@ -7,20 +7,29 @@
  * formatPlatform(hostPlatform());          // 'linux/amd64'
  * selectPlatformManifest(index.manifests, parsePlatform('linux/arm/v7'));
  */
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { arrayOf, type Check, object, optional, string } from './json-shape.ts';
 
 /** The `platform` object of an index entry (and the platform fields of an image config). */
-export const PlatformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  features: z.array(z.string()).optional(),
-});
+export interface Platform {
+  architecture: string;
+  os: string;
+  'os.version'?: string | undefined;
+  'os.features'?: string[] | undefined;
+  variant?: string | undefined;
+  features?: string[] | undefined;
+  [key: string]: unknown;
+}
 
-export type Platform = z.infer<typeof PlatformSchema>;
+/** The shape check of a Platform (unknown fields are kept). */
+export const PLATFORM_SHAPE: Check = object({
+  architecture: string,
+  os: string,
+  'os.version': optional(string),
+  'os.features': optional(arrayOf(string)),
+  variant: optional(string),
+  features: optional(arrayOf(string)),
+});
 
 const COMPONENT = /^[A-Za-z0-9_-]+$/;
 
