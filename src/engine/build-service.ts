@@ -2,8 +2,8 @@
  * The build part of the engine: wires the builder (src/build) to a root's stores.
  *
  * Start-up is the cost of a cached rebuild, so this service opens only what a build needs: the
- * metadata database, the content store and the image records. The image store (whose config
- * schemas load zod, 750 KB of JavaScript) is loaded only to record a new image; a rebuild that
+ * metadata database, the content store and the image records. The image store is loaded only
+ * to record a new image; a rebuild that
  * gives an image already stored, with its tags already in place, writes nothing at all. The
  * snapshotter (`$root/snapshots/overlay`, shared with containers and pulls) and the OCI runtime
  * are opened only when a step has to run. A base image missing locally is pulled with the
@@ -27,7 +27,6 @@ import type { BuildImages, BuildOutput, BuildRequest, BuildResult } from '../bui
 import { Builder } from '../build/builder.ts';
 import { CacheMounts } from '../build/cache-mounts.ts';
 import { BuildCacheStore, type BuildCacheUsage, type PruneResult } from '../build/cache-store.ts';
-import { buildHostPlatform } from '../build/host-platform.ts';
 import type { BuildProgress } from '../build/progress.ts';
 import type { ContentStore } from '../content/content-store.ts';
 import { LocalContentStore } from '../content/local-content-store.ts';
@@ -41,6 +40,7 @@ import { LeaseStore } from '../metadata/lease-store.ts';
 import { type Digest, digestBytes } from '../oci/digest.ts';
 import type { ImageConfig } from '../oci/image-config.ts';
 import type { Platform } from '../oci/platform.ts';
+import { hostPlatform } from '../oci/platform.ts';
 import type { HostFacts } from '../runtime/host-facts.ts';
 import type { OciRuntimeDriver } from '../runtime/runtime-driver.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
@@ -347,7 +347,7 @@ export class BuildService {
       content: this.#stores.content,
       images: this.#buildImages(),
       cache: this.#cache,
-      hostPlatform: buildHostPlatform(),
+      hostPlatform: hostPlatform(),
       snapshotter: () => this.#openSnapshotter(),
       runtime: () => this.#openRuntime(),
       pull: (reference, options) => this.#pull(reference, options),

@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
+import { parsePlatform } from '../../oci/platform.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 
@@ -254,10 +255,7 @@ export function addBuild(parent: Command, context: CliContext): void {
       if (contextArg === '-' && flags.file === '-') {
         throw new InvalidArgumentError('Cannot read both the context and the Dockerfile from stdin');
       }
-      // oci/platform loads zod: only when asked for
-      const platform = flags.platform
-        ? (await import('../../oci/platform.ts')).parsePlatform(flags.platform)
-        : undefined;
+      const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
       const labels = Object.fromEntries(parseKeyValues(flags.label, 'label', false));
       const buildArgs = parseKeyValues(flags.buildArg, 'build-arg', true);
       // as docker buildx does: the client's SOURCE_DATE_EPOCH is the build-arg unless one is given
