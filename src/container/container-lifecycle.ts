@@ -25,7 +25,7 @@
 import { spawn } from 'node:child_process';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors/index.ts';
+import { ConflictError, NotFoundError } from '../errors/index.ts';
 import { cgroupPids, removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
@@ -456,7 +456,7 @@ export async function reconcileRecord(
     // Running, or exited with conmon about to run its exit command: the exit is handled here as
     // well (whoever comes first does it), unless a restart policy wants the exit command's start.
     if (!exit || shouldRestart(record, exit.exitCode)) return record;
-    return (await cleanupRun(context, record.id, record.generation, { restart: false })).record;
+    return cleanupForReader(context, record);
   }
   if (!exit) {
     const driver = await context.driver(record.runtime);
@@ -469,8 +469,25 @@ export async function reconcileRecord(
     spawnCleanup(context, record);
     return record;
   }
-  const result = await cleanupRun(context, record.id, record.generation, { restart: false });
-  return result.record;
+  return cleanupForReader(context, record);
+}
+
+/**
+ * Handles an exit on behalf of a reading command (ps, inspect, prune). Another process may be
+ * handling the same exit at that moment (conmon's exit command removing an `--rm` container, a
+ * second reader): then the reader reports what the database says now instead of failing.
+ */
+async function cleanupForReader(
+  context: ContainerContext,
+  record: ContainerRecord,
+): Promise<ContainerRecord | undefined> {
+  try {
+    return (await cleanupRun(context, record.id, record.generation, { restart: false })).record;
+  } catch (error) {
+    if (error instanceof ConflictError || error instanceof NotFoundError)
+      return context.records.get(record.id);
+    throw error;
+  }
 }
 
 async function conmonAlive(pid: number, id: string): Promise<boolean> {
