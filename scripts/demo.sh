@@ -57,7 +57,8 @@ wharf rm -f "$container" >/dev/null
 container=""
 
 step "Starting the embedded registry on $registry"
-wharf registry serve --addr "$registry" --storage "$storage" > "$registry_log" 2>&1 &
+# Started directly (not through the wharf function) so that $! is the server itself.
+"$PWD/bin/wharf" registry serve --addr "$registry" --storage "$storage" > "$registry_log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "registry answering (pid $registry_pid)"
