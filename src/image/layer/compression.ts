@@ -4,21 +4,19 @@
  * writer.
  *
  * Why a parallel writer: one zlib stream compresses at about 36 MB/s (random data) to 65 MB/s
- * (typical files) here, which would make every push or save as slow as `gzip -1`. The input is cut
- * into fixed 1 MiB blocks, each compressed as its own raw deflate stream (primed with the previous
- * block's last 32 KiB as dictionary, ended with a sync flush) on libuv's thread pool, and the
- * blocks are concatenated into one gzip member, as pigz does. Block boundaries depend only on
- * the input, so the same input always gives the same bytes, whatever the timing.
+ * (typical files) here, which would make every push or save as slow as `gzip -1`. The writer is
+ * the shared block-parallel gzip of src/util/parallel-gzip.ts (pigz's scheme; the same input
+ * always gives the same bytes, whatever the timing), with every block deflated.
  *
  * @example
  * const { compression, chunks } = await openDecompressed(fs.createReadStream('layer.tar.gz'));
  * const gz = gzipParallel(tarChunks, { level: 1 });
  */
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { pipeline, Readable, type Transform } from 'node:stream';
-import { crc32, createGunzip, deflateRaw, constants as zc } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { InvalidArgumentError } from '../../errors/index.ts';
+import { parallelGzip } from '../../util/parallel-gzip.ts';
 
 export type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
 
@@ -100,69 +98,15 @@ export interface GzipOptions {
   concurrency?: number;
 }
 
-const GZIP_BLOCK = 1024 * 1024;
-const DICTIONARY = 32 * 1024;
-/** An empty final block with fixed Huffman codes: ends the deflate stream after sync-flushed blocks. */
-const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
-
-/** gzip-compresses `source` on several threads; the output is one standard gzip member. */
-export async function* gzipParallel(
+/**
+ * gzip-compresses `source` on several threads (the shared block-parallel gzip, every block
+ * deflated); the output is one standard gzip member.
+ */
+export function gzipParallel(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: GzipOptions = {},
 ): AsyncGenerator<Buffer> {
-  const level = options.level ?? 1;
-  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  // mtime 0 and OS 255 (unknown), as Go's compress/gzip writes them: nothing from the host leaks in.
-  yield Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, level === 1 ? 4 : level === 9 ? 2 : 0, 0xff]);
-  let crc = 0;
-  let total = 0;
-  let previous: Buffer | undefined;
-  const inFlight: Promise<Buffer>[] = [];
-  const start = (block: Buffer): void => {
-    crc = crc32(block, crc);
-    total += block.length;
-    const dictionary = previous ? previous.subarray(previous.length - DICTIONARY) : undefined;
-    previous = block;
-    const compressed = new Promise<Buffer>((resolve, reject) => {
-      deflateRaw(
-        block,
-        { level, finishFlush: zc.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) },
-        (error, out) => (error ? reject(error) : resolve(out)),
-      );
-    });
-    // Observed at once so a failure never counts as unhandled; awaiting it still throws.
-    compressed.catch(() => {});
-    inFlight.push(compressed);
-  };
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  try {
-    for await (const value of source) {
-      let chunk = toBuffer(value);
-      while (chunk.length > 0) {
-        const take = Math.min(chunk.length, GZIP_BLOCK - pendingLength);
-        pending.push(chunk.subarray(0, take));
-        pendingLength += take;
-        chunk = chunk.subarray(take);
-        if (pendingLength === GZIP_BLOCK) {
-          // A block that arrived whole is used as is (sources hand out fresh buffers, as Node
-          // streams do); pieces are joined.
-          start(pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength));
-          pending = [];
-          pendingLength = 0;
-          while (inFlight.length >= concurrency) yield await inFlight.shift()!;
-        }
-      }
-    }
-    if (pendingLength > 0) start(Buffer.concat(pending, pendingLength));
-    while (inFlight.length > 0) yield await inFlight.shift()!;
-  } finally {
-    inFlight.length = 0;
-  }
-  const trailer = Buffer.alloc(8);
-  trailer.writeUInt32LE(crc >>> 0, 0);
-  trailer.writeUInt32LE(total % 2 ** 32, 4);
-  yield Buffer.concat([FINAL_BLOCK, trailer]);
+  return parallelGzip(source, options);
 }
 
 function toBuffer(value: Uint8Array): Buffer {
