@@ -7,10 +7,10 @@
  * containerStatusText(record); // 'Up 5 seconds (Paused)'
  */
 import type { Mount } from '../snapshot/snapshotter.ts';
+import { humanDuration } from '../util/human-duration.ts';
 import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
 import type { ContainerInspect, ContainerStateJson, ContainerSummary } from './docker-types.ts';
-import { humanDuration } from './human-duration.ts';
 import { parseTime, ZERO_TIME } from './timestamps.ts';
 import { mountPointsOf, mountPointsView } from './volume/mount-points.ts';
 

@@ -4,6 +4,7 @@
  * `BytesSize` ("1.5KiB"), `stringid.TruncateID` (12 hex characters), `Ellipsis`, terminal
  * display width, and Go's `time` renderings of a date.
  */
+import { humanDuration } from '../../util/human-duration.ts';
 import { formatFloat, goTimeString } from './go-fmt.ts';
 
 const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
@@ -35,29 +36,7 @@ export function bytesSize(size: number): string {
   return customSize(size, 4, 1024, BINARY_UNITS);
 }
 
-/**
- * go-units' `HumanDuration` of a span in milliseconds.
- *
- * @example
- * humanDuration(90 * 60_000); // '2 hours' (rounded to the hour from 60 minutes on)
- * humanDuration(65_000); // 'About a minute'
- */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3_600_000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
-}
+export { humanDuration };
 
 /** "2 hours ago" for a moment in the past, as Docker's CREATED columns print it. */
 export function timeAgo(date: Date, now: Date = new Date()): string {

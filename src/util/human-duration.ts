@@ -1,6 +1,6 @@
 /**
  * go-units' `HumanDuration`, which Docker's daemon uses for a container's `Status` (`Up 2 minutes`,
- * `Exited (0) 3 seconds ago`). The API computes that text, so the container layer needs it too.
+ * `Exited (0) 3 seconds ago`) and the CLI for its CREATED columns: one copy for both layers.
  *
  * @example
  * humanDuration(65_000); // 'About a minute'
