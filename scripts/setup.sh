@@ -35,5 +35,30 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# crun (preferred: it starts containers several times faster than runc) refuses a hybrid cgroup
+# host whose v2 hierarchy lists any controller. On this kind of machine that is a controller no v1
+# hierarchy was mounted for (hugetlb, typically), which is why it shows on the v2 side; systemd's
+# own hybrid mode would have mounted it as v1. Bind such controllers to v1 here, explicitly and
+# only when no v2 cgroup uses them, so crun works; Wharf itself never moves controllers and falls
+# back to runc (saying why in `wharf info`) when this was not done. WHARF_KEEP_CGROUPS=1 skips it.
+bind_unused_v2_controllers() {
+  local unified=/sys/fs/cgroup/unified
+  [ "${WHARF_KEEP_CGROUPS:-}" = 1 ] && return 0
+  [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] || return 0
+  [ -r "$unified/cgroup.controllers" ] || return 0
+  local controller
+  for controller in $(cat "$unified/cgroup.controllers"); do
+    if grep -qw "$controller" "$unified/cgroup.subtree_control"; then
+      echo "setup: cgroup v2 uses $controller; leaving it there (Wharf will use runc, not crun)"
+      continue
+    fi
+    echo "setup: binding the unused $controller cgroup controller to a v1 hierarchy so crun accepts this hybrid host"
+    mkdir -p "/sys/fs/cgroup/$controller" &&
+      mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller" ||
+      echo "setup: could not mount $controller (Wharf will use runc, not crun)"
+  done
+}
+if [ "$(id -u)" -eq 0 ]; then bind_unused_v2_controllers; fi
+
 # Compile the wharf binary (esbuild, a second or two).
 node scripts/build.mjs

@@ -20,6 +20,7 @@ const images: Loader = () => import('./commands/images.ts');
 const inspect: Loader = () => import('./commands/inspect.ts');
 const system: Loader = () => import('./commands/system.ts');
 const version: Loader = () => import('./commands/version.ts');
+const info: Loader = () => import('./commands/info.ts');
 const build: Loader = () => import('./commands/build.ts');
 const builder: Loader = () => import('./commands/builder.ts');
 const pull: Loader = () => import('./commands/pull.ts');
@@ -47,6 +48,7 @@ export const COMMAND_TABLE: Record<string, Loader> = {
   inspect,
   system,
   version,
+  info,
   build,
   builder,
   pull,

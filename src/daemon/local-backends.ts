@@ -34,6 +34,13 @@ export function localBackends(
       ...(options.debug !== undefined ? { debug: options.debug } : {}),
       countImages: async () => (await images.list({ all: true })).length,
       containerCounts: () => containers.counts(),
+      runtimeSelection: async () => {
+        const selection = await containers.service.context.selection();
+        return {
+          name: selection.driver.name,
+          ...(selection.fallbackReason ? { fallbackReason: selection.fallbackReason } : {}),
+        };
+      },
     }),
     diskUsage: {
       images: () => images.df(),

@@ -21,6 +21,8 @@ export interface HostSystemOptions {
   debug?: boolean;
   countImages(): Promise<number>;
   containerCounts?(): Promise<SystemDescription['containers']>;
+  /** The runtime containers start with (the probe's choice) and why crun is not it, if so. */
+  runtimeSelection?(): Promise<{ name: string; fallbackReason?: string }>;
 }
 
 interface StaticFacts {
@@ -76,13 +78,14 @@ export class HostSystemBackend implements SystemBackend {
 
   async describe(): Promise<SystemDescription> {
     const facts = await (this.#facts ??= this.#gather());
-    const [images, containers, fds] = await Promise.all([
+    const [images, containers, fds, selection] = await Promise.all([
       this.#options.countImages(),
       this.#options.containerCounts?.() ?? { total: 0, running: 0, paused: 0, stopped: 0 },
       readdir('/proc/self/fd').then(
         (entries) => entries.length,
         () => 0,
       ),
+      this.#options.runtimeSelection?.().catch(() => undefined),
     ]);
     return {
       version: this.#options.version,
@@ -102,11 +105,13 @@ export class HostSystemBackend implements SystemBackend {
       cgroupDriver: 'cgroupfs',
       cgroupVersion: facts.cgroupVersion,
       runtimes: facts.runtimes,
-      defaultRuntime: facts.defaultRuntime,
+      defaultRuntime: selection?.name ?? facts.defaultRuntime,
       securityOptions: ['name=seccomp,profile=builtin'],
       initBinary: facts.initBinary,
       components: facts.components,
-      warnings: [],
+      warnings: selection?.fallbackReason
+        ? [`WARNING: ${selection.fallbackReason}; using ${selection.name}`]
+        : [],
       runtimeVersion: `node ${process.version}`,
       experimental: false,
       debug: this.#options.debug === true,

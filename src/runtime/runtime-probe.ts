@@ -4,7 +4,8 @@
  * hierarchy lists any controller ("cgroups in hybrid mode not supported, drop all controllers
  * from cgroupv2"), which runc accepts. So crun is probed by running a trivial container once; if
  * it fails, runc is used and the reason is kept for `wharf info`. Wharf never moves host
- * controllers around to make crun happy.
+ * controllers around to make crun happy; scripts/setup.sh does, explicitly and only for controllers
+ * no v2 cgroup uses, and the reason names that fix.
  *
  * The probe result is cached in ROOT/runtime/probe.json, keyed by what could change the answer:
  * the boot (cgroup setup), the v2 controllers, and the runtime binaries (inode, size, mtime).
@@ -187,7 +188,11 @@ interface ProbeCache {
 function reasonFor(probe: RuntimeProbe, layout: Awaited<ReturnType<typeof cgroupLayout>>): string {
   let reason = `${probe.version} cannot run containers on this host: ${probe.message ?? 'unknown error'}`;
   if (layout.mode === 'hybrid' && layout.v2Controllers.length > 0) {
-    reason += ` (cgroups are hybrid and the v2 hierarchy lists controllers: ${layout.v2Controllers.join(', ')})`;
+    const names = layout.v2Controllers.join(', ');
+    const first = layout.v2Controllers[0] ?? 'hugetlb';
+    reason +=
+      ` (cgroups are hybrid and the v2 hierarchy lists controllers: ${names}; to use crun, bind unused` +
+      ` ones to v1 as scripts/setup.sh does: mount -t cgroup -o ${first} cgroup /sys/fs/cgroup/${first})`;
   }
   return reason;
 }

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { diskUsageFormat, renderDiskUsage } from '../format/disk-usage.ts';
 import { parseFormat, TABLE_FORMAT, templateText } from '../format/formatter.ts';
+import { registerSystemInfo } from './info.ts';
 import { registerSystemService } from './system-service.ts';
 
 export function register(program: Command, context: CliContext): void {
@@ -34,5 +35,6 @@ export function register(program: Command, context: CliContext): void {
         ),
       );
     });
+  registerSystemInfo(system, context);
   registerSystemService(system, context);
 }
