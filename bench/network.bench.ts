@@ -1,6 +1,9 @@
 // Container network setup + teardown, side by side in one run on the same kind of network:
-//   wharf:    NetworkManager.attachContainer + detachContainer (netns, veth into the bridge,
-//             address, route; with -p, one DNAT rule) — src/container/network
+//   wharf made:  NetworkManager.attachContainer + removeContainer with the pool off (netns, veth
+//                into the bridge, address, route; with -p, one DNAT rule), teardown waited for
+//   wharf pool:  what the container service sees: attach taking a ready spare namespace (the
+//                pool's helper made it beforehand, off the timed path) + a background detach
+//                (port rules removed, the namespace handed to a deleting helper) — src/container/network
 //   netavark: `ip netns add` + `netavark setup` + `netavark teardown` + `ip netns del`, the way
 //             Podman drives it (Podman makes the namespace itself), same subnet size, same port
 // and published-port data paths, host loopback -> busybox httpd in a namespace:
@@ -96,6 +99,7 @@ function removeNetavarkChains(): void {
 const root = await mkdtemp(join(tmpdir(), 'wharf-netbench-'));
 const db = openMetadataDatabase(root);
 const manager = await NetworkManager.open(db, root);
+const cold = new NetworkManager(db, root, { poolSize: 0 });
 const children: ReturnType<typeof spawn>[] = [];
 const www = join(root, 'www');
 try {
@@ -128,10 +132,14 @@ try {
     });
   const haveNetavark = existsSync(NETAVARK);
   const times: Record<string, number[]> = {
-    'wharf setup': [],
-    'wharf teardown': [],
-    'wharf setup -p': [],
-    'wharf teardown -p': [],
+    'wharf made setup': [],
+    'wharf made teardown': [],
+    'wharf made setup -p': [],
+    'wharf made teardown -p': [],
+    'wharf pool setup': [],
+    'wharf pool teardown': [],
+    'wharf pool setup -p': [],
+    'wharf pool teardown -p': [],
     'netavark setup': [],
     'netavark teardown': [],
     'netavark setup -p': [],
@@ -142,29 +150,40 @@ try {
   for (let i = -1; i < iterations; i++) {
     for (const withPort of [false, true]) {
       const suffix = withPort ? ' -p' : '';
-      const id = randomBytes(32).toString('hex');
-      let t0 = performance.now();
-      await manager.attachContainer(id, {
-        containerName: `w${i}`,
+      const request = {
         networkMode: 'bench',
         ...(withPort
           ? { portBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } }
           : {}),
-      });
-      const setup = performance.now() - t0;
-      t0 = performance.now();
-      await manager.removeContainer(id);
-      const teardown = performance.now() - t0;
-      if (i >= 0) {
-        times[`wharf setup${suffix}`]!.push(setup);
-        times[`wharf teardown${suffix}`]!.push(teardown);
+      };
+      for (const kind of ['made', 'pool'] as const) {
+        const id = randomBytes(32).toString('hex');
+        // the pool's helpers run between containers, not inside the timed calls
+        if (kind === 'pool') await manager.settle();
+        let t0 = performance.now();
+        const attached = await (kind === 'pool' ? manager : cold).attachContainer(id, {
+          containerName: `w${i}`,
+          ...request,
+        });
+        const setup = performance.now() - t0;
+        if (kind === 'pool' && i >= 0 && attached.netnsPath.endsWith(id.slice(0, 12))) {
+          throw new Error('the pooled attach made its own namespace: no spare was ready');
+        }
+        t0 = performance.now();
+        if (kind === 'pool') await manager.removeContainer(id, { background: true });
+        else await cold.removeContainer(id);
+        const teardown = performance.now() - t0;
+        if (i >= 0) {
+          times[`wharf ${kind} setup${suffix}`]!.push(setup);
+          times[`wharf ${kind} teardown${suffix}`]!.push(teardown);
+        }
       }
       if (!haveNetavark) continue;
       const nvId = randomBytes(32).toString('hex');
       const ns = `nvbench-${nvId.slice(0, 8)}`;
       const file = join(root, `${nvId}.json`);
       await writeFile(file, netavarkConfig(nvId, withPort ? port : undefined));
-      t0 = performance.now();
+      let t0 = performance.now();
       await run('ip', ['netns', 'add', ns]);
       await run(NETAVARK, ['--config', configDir, '-f', file, 'setup', `/run/netns/${ns}`]);
       const nvSetup = performance.now() - t0;
@@ -183,13 +202,17 @@ try {
     if (values.length) console.log(`  ${name.padEnd(20)} ${median(values).toFixed(1)}`);
   }
   for (const suffix of ['', ' -p']) {
-    const wharf = median(times[`wharf setup${suffix}`]!) + median(times[`wharf teardown${suffix}`]!);
-    const nv = times[`netavark setup${suffix}`]!.length
-      ? median(times[`netavark setup${suffix}`]!) + median(times[`netavark teardown${suffix}`]!)
-      : Number.NaN;
-    console.log(
-      `  total${suffix || '   '}: wharf ${wharf.toFixed(1)} ms, netavark ${nv.toFixed(1)} ms, ratio ${(wharf / nv).toFixed(2)}x`,
-    );
+    const total = (name: string) =>
+      times[`${name} setup${suffix}`]!.length
+        ? median(times[`${name} setup${suffix}`]!) + median(times[`${name} teardown${suffix}`]!)
+        : Number.NaN;
+    const nv = total('netavark');
+    for (const kind of ['made', 'pool']) {
+      const wharf = total(`wharf ${kind}`);
+      console.log(
+        `  total${suffix || '   '}: wharf ${kind} ${wharf.toFixed(1)} ms, netavark ${nv.toFixed(1)} ms, ratio ${(wharf / nv).toFixed(2)}x`,
+      );
+    }
   }
 
   // Data path: the same httpd behind DNAT and behind a userland proxy.

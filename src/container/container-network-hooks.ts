@@ -13,7 +13,12 @@
  *   inspect  NetworkSettings; ps: Ports and NetworkSettings.Networks
  *
  * `none`, `host` and `container:X` never load the layer: `run --network none` pays nothing for
- * it. The manager is opened (a database sweep) on first use, once per service.
+ * it. The manager is opened (a database sweep) on first use, once per service. With `none` and
+ * `host`, `--dns`, `--dns-search`, `--dns-option` and `--add-host` still shape the container's
+ * resolv.conf and hosts at each start, as Docker's do (see `#ownFiles`).
+ *
+ * At exit and removal the namespace is deleted in the background (the port rules and rows go at
+ * once): `run --rm` does not wait for the kernel to tear veths down.
  *
  * @example
  * const service = new ContainerService({ ..., hooks: [new NetworkHooks(db, root)] });
@@ -128,7 +133,7 @@ export class NetworkHooks implements ContainerHooks {
   /** Needs none of the container's files: attached while its root filesystem is mounted. */
   async prepare(record: ContainerRecord): Promise<StartContribution | undefined> {
     const { Config: config, HostConfig: hostConfig } = record.definition;
-    if (!isLayerNetworkMode(hostConfig.NetworkMode)) return undefined;
+    if (!isLayerNetworkMode(hostConfig.NetworkMode)) return this.#ownFiles(record);
     const [manager, { attachRequestOf }] = await Promise.all([
       this.#open(),
       import('./network/container-hooks.ts'),
@@ -149,15 +154,56 @@ export class NetworkHooks implements ContainerHooks {
     };
   }
 
-  /** Detached while the runtime forgets the container and its root filesystem is unmounted. */
+  /**
+   * `--network host` and `none` (the container service wrote the host's files at create): Docker
+   * applies `--dns`, `--dns-search` and `--dns-option` to resolv.conf (with host networking the
+   * host's file is used as it is only when none is given), and `--add-host` makes a hosts file of
+   * Docker's header and those entries. Nothing to do, and nothing loaded, without those flags.
+   */
+  async #ownFiles(record: ContainerRecord): Promise<StartContribution | undefined> {
+    const { Config: config, HostConfig: hostConfig } = record.definition;
+    const mode = hostConfig.NetworkMode;
+    if (mode !== 'host' && mode !== 'none') return undefined;
+    const dns = hostConfig.Dns ?? [];
+    const dnsSearch = hostConfig.DnsSearch ?? [];
+    const dnsOptions = hostConfig.DnsOptions ?? [];
+    const extraHosts = hostConfig.ExtraHosts ?? [];
+    const resolv = dns.length > 0 || dnsSearch.length > 0 || dnsOptions.length > 0;
+    if (!resolv && extraHosts.length === 0) return undefined;
+    const [{ hostsEntries, hostsText, resolvConfText }, { readFile }] = await Promise.all([
+      import('./network/etc-content.ts'),
+      import('node:fs/promises'),
+    ]);
+    const contribution: StartContribution = {};
+    if (resolv) {
+      contribution.resolvConf = resolvConfText({
+        host: await readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+        dns,
+        dnsSearch,
+        dnsOptions,
+        hostNetwork: mode === 'host',
+      });
+    }
+    if (extraHosts.length > 0) {
+      contribution.hosts = hostsText(
+        hostsEntries({ hostname: config.Hostname ?? record.id.slice(0, 12), addresses: [], extraHosts }),
+      );
+    }
+    return contribution;
+  }
+
+  /**
+   * Detached while the runtime forgets the container and its root filesystem is unmounted; the
+   * namespace itself is deleted in the background.
+   */
   async stopped(record: ContainerRecord): Promise<void> {
     if (!isLayerNetworkMode(record.definition.HostConfig.NetworkMode)) return;
-    await (await this.#open()).detachContainer(record.id);
+    await (await this.#open()).detachContainer(record.id, { background: true });
   }
 
   async remove(record: ContainerRecord): Promise<void> {
     if (!isLayerNetworkMode(record.definition.HostConfig.NetworkMode)) return;
-    await (await this.#open()).removeContainer(record.id);
+    await (await this.#open()).removeContainer(record.id, { background: true });
   }
 
   async inspect(record: ContainerRecord, view: ContainerInspect): Promise<void> {

@@ -8,8 +8,9 @@
  *   start   if (usesNetworkLayer(mode)) result = await manager.attachContainer(id, attachRequestOf(...))
  *           spec network = { mode: 'path', path: result.netnsPath }; write result.hosts and
  *           result.resolvConf to the container's hosts and resolv.conf files (bind-mounted)
- *   exit    await manager.detachContainer(id)      (conmon's exit command: `container cleanup`)
- *   rm      await manager.removeContainer(id)      (also forgets `network connect`s)
+ *   exit    await manager.detachContainer(id, { background: true })   (conmon's exit command:
+ *           `container cleanup`; the namespace is deleted by a helper, see netns-pool.ts)
+ *   rm      await manager.removeContainer(id, { background: true })   (also forgets `network connect`s)
  *
  * @example
  * const request = attachRequestOf({ name: 'web', config, hostConfig });

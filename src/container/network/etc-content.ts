@@ -8,6 +8,9 @@
  *   `--dns-option` replace the host's lines of their kind;
  * - resolv.conf on a user-defined network: aardvark-dns on the gateway first (names of peers),
  *   then `--dns` servers if any; search and options as above.
+ * - with `--network host` (`hostNetwork`), only when a `--dns*` flag is given (else the host's file
+ *   as it is): the host's lines with those flags applied, loopback nameservers kept (they are the
+ *   host's own, reachable from the host's namespace), no fallback servers.
  *
  * Pure: the host's files arrive as text.
  *
@@ -78,6 +81,8 @@ export interface ResolvConfOptions {
   dns?: readonly string[];
   dnsSearch?: readonly string[];
   dnsOptions?: readonly string[];
+  /** The container shares the host's network namespace (`--network host`). */
+  hostNetwork?: boolean;
 }
 
 function isLoopback(address: string): boolean {
@@ -93,7 +98,7 @@ export function resolvConfText(options: ResolvConfOptions): string {
     const line = raw.trim();
     const [key, ...values] = line.split(/\s+/);
     if (key === 'nameserver' && values[0]) {
-      if (!isLoopback(values[0])) nameservers.push(values[0]);
+      if (options.hostNetwork || !isLoopback(values[0])) nameservers.push(values[0]);
     } else if (key === 'search' || key === 'domain') search.push(...values);
     else if (key === 'options') opts.push(...values);
     else if (line && !line.startsWith('#') && !line.startsWith(';')) other.push(line);
@@ -101,7 +106,7 @@ export function resolvConfText(options: ResolvConfOptions): string {
   let servers: string[];
   if (options.embeddedDns) servers = [options.embeddedDns, ...(options.dns ?? [])];
   else if (options.dns && options.dns.length > 0) servers = [...options.dns];
-  else servers = nameservers.length > 0 ? nameservers : FALLBACK_NAMESERVERS;
+  else servers = nameservers.length > 0 || options.hostNetwork ? nameservers : FALLBACK_NAMESERVERS;
   const searchOut =
     options.dnsSearch && options.dnsSearch.length > 0 ? options.dnsSearch.filter((s) => s !== '.') : search;
   const optsOut = options.dnsOptions && options.dnsOptions.length > 0 ? options.dnsOptions : opts;

@@ -11,10 +11,17 @@
  *   sandbox row (attaching) -> addresses (IPAM, BEGIN IMMEDIATE) -> host ports (sandbox row)
  *   -> bridge (created with its network) -> netns + veths -> DNAT rules -> DNS files -> ready
  *
+ * The common attach (one network, no --ip) takes a prepared spare namespace instead (netns-pool.ts):
+ * sandbox row, address and veth come with it in one transaction, no process is spawned (one
+ * iptables-restore with -p), and a helper makes the next spare in the background. A detach with
+ * `background` (the container service's) removes the port rules and hands the namespace to a
+ * helper that deletes it while the exit goes on; its address stays taken until it is gone.
+ *
  * Kernel names carry the root's tag (first 8 hex of sha256(root)), so two roots on one host
  * never touch each other's objects:
  *
- *   /run/netns/wharf-TAG-CID12     a container's namespace
+ *   /run/netns/wharf-TAG-CID12     a container's namespace (made for it)
+ *   /run/netns/wharf-TAG-RAND12    a pool namespace: a spare, or a container's taken from the pool
  *   /run/wharf/TAG/root            the root's path (lets a sweep find roots that are gone)
  *   /run/wharf/TAG/aardvark/       aardvark-dns's configuration (see aardvark.ts)
  *   bridge ifalias wharf:TAG:NETID12, rule comments wharf-net:TAG:NETID12 / wharf-ctr:TAG:CID12
@@ -27,7 +34,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   ConflictError,
   FailedPreconditionError,
@@ -35,6 +42,7 @@ import {
   NotFoundError,
 } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
+import { containerPaths } from '../container-paths.ts';
 import { type DnsEntry, dnsConfigDir, reloadDns, stopDns, writeNetworkDns } from './aardvark.ts';
 import {
   addInterfaces,
@@ -73,11 +81,13 @@ import {
   parseCidr,
   parseIpv4,
 } from './ipv4.ts';
+import { NetnsPool, poolSizeFromEnv } from './netns-pool.ts';
 import {
   type EndpointRecord,
   type NetworkRecord,
   NetworkStore,
   type PublishedPort,
+  type SandboxFiles,
   type SandboxRecord,
 } from './network-store.ts';
 import type { AttachedNetwork, AttachRequest, AttachResult } from './network-types.ts';
@@ -150,24 +160,52 @@ export function endpointId(containerId: string, networkId: string): string {
 
 const RUNNING_STATES = new Set(['running', 'paused', 'restarting']);
 
+export interface NetworkManagerOptions {
+  /** Spare namespaces kept per network (default: WHARF_NETNS_POOL, else 1; 0 turns the pool off). */
+  poolSize?: number;
+}
+
+/** What the sandbox keeps of an attach request to write the container's files again later. */
+function sandboxFiles(request: AttachRequest): SandboxFiles {
+  const files: SandboxFiles = {};
+  if (request.domainname) files.domainname = request.domainname;
+  if (request.extraHosts?.length) files.extraHosts = request.extraHosts;
+  if (request.dns?.length) files.dns = request.dns;
+  if (request.dnsSearch?.length) files.dnsSearch = request.dnsSearch;
+  if (request.dnsOptions?.length) files.dnsOptions = request.dnsOptions;
+  return files;
+}
+
 export class NetworkManager {
   readonly store: NetworkStore;
   readonly root: string;
   readonly tag: string;
   readonly runDir: string;
   readonly #bootId: string;
+  readonly #pool: NetnsPool;
 
-  constructor(db: MetadataDatabase, root: string) {
+  constructor(db: MetadataDatabase, root: string, options: NetworkManagerOptions = {}) {
     this.store = new NetworkStore(db);
     this.root = root;
     this.tag = rootTag(root);
     this.runDir = join(RUN_BASE, this.tag);
     this.#bootId = currentBootId();
+    this.#pool = new NetnsPool({
+      store: this.store,
+      runDir: this.runDir,
+      tag: this.tag,
+      bootId: this.#bootId,
+      size: options.poolSize ?? poolSizeFromEnv(),
+    });
   }
 
   /** Opens the manager and undoes what crashed processes and reboots left (see `sweep`). */
-  static async open(db: MetadataDatabase, root: string): Promise<NetworkManager> {
-    const manager = new NetworkManager(db, root);
+  static async open(
+    db: MetadataDatabase,
+    root: string,
+    options: NetworkManagerOptions = {},
+  ): Promise<NetworkManager> {
+    const manager = new NetworkManager(db, root, options);
     await manager.sweep();
     return manager;
   }
@@ -364,6 +402,7 @@ export class NetworkManager {
   }
 
   async #removeKernelNetwork(network: NetworkRecord): Promise<void> {
+    await this.#pool.drain((row) => row.networkId === network.id);
     await removeNetworkRules(this.tag, network.id);
     await deleteBridge(network.bridge, this.#bridgeAlias(network));
     writeNetworkDns(this.dnsDir, network.id, network.gateway, []);
@@ -460,31 +499,59 @@ export class NetworkManager {
       throw new InvalidArgumentError(`Cannot attach container ${containerId}: not a container id`);
     }
     const existing = this.store.findSandbox(containerId);
-    if (existing) {
-      if (existing.state === 'ready' && existing.bootId === this.#bootId && existsSync(existing.netns)) {
-        return this.#result(containerId, request);
-      }
+    if (existing?.state === 'ready' && existing.bootId === this.#bootId && existsSync(existing.netns)) {
+      return this.#result(containerId);
+    }
+    // a half-made sandbox, or addresses left without one (a crash between the two), go first
+    if (existing || this.store.endpointsOfContainer(containerId).some((e) => e.ip)) {
       await this.detachContainer(containerId);
     }
     const networks = await this.#recordEndpoints(containerId, request);
-    const name = this.#netnsName(containerId);
-    const hostname = request.hostname || containerId.slice(0, 12);
-    this.store.beginSandbox({
+    // retired namespaces the kernel has let go of give their addresses back
+    this.#pool.reap();
+    const sandbox = {
       containerId,
-      netns: netnsPath(name),
       bootId: this.#bootId,
       ownerPid: process.pid,
-      hostname,
+      hostname: request.hostname || containerId.slice(0, 12),
       created: Date.now(),
+      files: sandboxFiles(request),
+    };
+    const endpoints = this.store.endpointsOfContainer(containerId);
+    const staticIps = networks.flatMap((network) => {
+      const ip = endpoints.find((e) => e.networkId === network.id)?.staticIp;
+      return ip ? [{ network, ip }] : [];
     });
+    // one network, no --ip: a spare namespace of the pool does
+    const poolable = networks.length === 1 && staticIps.length === 0 ? networks[0] : undefined;
+    if (poolable) {
+      const spare = await this.#pool.take(poolable, sandbox);
+      if (spare) {
+        // no process in the common case: the bridge is there (the spare is its port), and the
+        // sysctls are read, written only when someone reset them
+        try {
+          await this.#ensureKernelNetwork(poolable);
+        } catch (error) {
+          await this.detachContainer(containerId).catch(() => undefined);
+          throw error;
+        }
+        await this.#finishAttach(containerId, request, networks, spare.ip);
+        this.#pool.fill(poolable);
+        return this.#result(containerId);
+      }
+    }
+    for (const { network, ip } of staticIps) await this.#freePoolAddress(network, ip);
+    const name = this.#netnsName(containerId);
+    this.store.beginSandbox({ ...sandbox, netns: netnsPath(name) });
+    const interfaces: InterfaceTarget[] = [];
     try {
-      const interfaces: InterfaceTarget[] = [];
       let gatewaySet = false;
       networks.forEach((network, index) => {
-        const { ip, mac } = this.store.allocateAddress(containerId, network);
+        const hostVeth = hostVethName(containerId, network.id);
+        const { ip, mac } = this.store.allocateAddress(containerId, network, hostVeth);
         const target: InterfaceTarget = {
           ifname: `eth${index}`,
-          hostVeth: hostVethName(containerId, network.id),
+          hostVeth,
           bridge: network.bridge,
           ip,
           prefix: parseCidr(network.subnet).prefix,
@@ -496,6 +563,28 @@ export class NetworkManager {
         }
         interfaces.push(target);
       });
+      for (const network of networks) await this.#ensureKernelNetwork(network);
+      await addInterfaces(name, interfaces);
+    } catch (error) {
+      await this.detachContainer(containerId).catch(() => undefined);
+      throw error;
+    }
+    await this.#finishAttach(containerId, request, networks, interfaces[0]?.ip);
+    if (poolable) this.#pool.fill(poolable);
+    return this.#result(containerId);
+  }
+
+  /**
+   * The steps after the namespace is wired: published ports (recorded, then their DNAT rules),
+   * names, and the sandbox marked ready. Undoes the attach when one fails.
+   */
+  async #finishAttach(
+    containerId: string,
+    request: AttachRequest,
+    networks: readonly NetworkRecord[],
+    primaryIp: string | undefined,
+  ): Promise<void> {
+    try {
       const requests = portRequests({
         portBindings: request.portBindings,
         publishAllPorts: request.publishAllPorts,
@@ -506,11 +595,8 @@ export class NetworkManager {
         : [];
       // recorded before the rules exist, so a crash leaves a row naming them
       if (ports.length) this.store.updateSandbox(containerId, { ports });
-      for (const network of networks) await this.#ensureKernelNetwork(network);
-      await addInterfaces(name, interfaces);
-      const primary = interfaces[0];
-      if (ports.length && primary) {
-        await addPortRules({ tag: this.tag, containerId, containerIp: primary.ip, ports });
+      if (ports.length && primaryIp) {
+        await addPortRules({ tag: this.tag, containerId, containerIp: primaryIp, ports });
       }
       await this.#refreshDns(networks.filter((n) => n.dns));
       this.store.updateSandbox(containerId, { state: 'ready' });
@@ -518,7 +604,12 @@ export class NetworkManager {
       await this.detachContainer(containerId).catch(() => undefined);
       throw error;
     }
-    return this.#result(containerId, request);
+  }
+
+  /** A static address held by a pool namespace: that namespace is deleted now, freeing it. */
+  async #freePoolAddress(network: NetworkRecord, ip: string): Promise<void> {
+    const holder = this.store.poolHolder(network.id, ip);
+    if (holder) await this.#pool.drain((row) => row.netns === holder.netns);
   }
 
   /** Makes sure the container has an endpoint row for each network of the request; returns them in order. */
@@ -581,7 +672,7 @@ export class NetworkManager {
     return order;
   }
 
-  #result(containerId: string, request: AttachRequest): AttachResult {
+  #result(containerId: string): AttachResult {
     const sandbox = this.store.findSandbox(containerId);
     if (!sandbox) throw new NotFoundError(`Cannot find the network sandbox of container ${containerId}`);
     const state = this.containerState(containerId);
@@ -600,36 +691,83 @@ export class NetworkManager {
         endpointId: endpointId(containerId, endpoint.network.id),
       });
     });
+    const files = this.#files(sandbox, state);
+    return {
+      netnsPath: sandbox.netns,
+      hostname: sandbox.hostname,
+      networks,
+      ports: sandbox.ports,
+      hostsEntries: files.hostsEntries,
+      hosts: hostsText(files.hostsEntries),
+      resolvConf: files.resolvConf,
+    };
+  }
+
+  /** The container's /etc/hosts lines and /etc/resolv.conf for its current addresses. */
+  #files(
+    sandbox: SandboxRecord,
+    state: ContainerNetworkState,
+  ): { hostsEntries: string[]; resolvConf: string } {
+    const { files } = sandbox;
+    const attached = state.endpoints.filter((e) => e.ip);
     const primary = state.endpoints[0]?.network;
     const entryOptions: Parameters<typeof hostsEntries>[0] = {
       hostname: sandbox.hostname,
-      addresses: networks.map((n) => n.ip),
-      extraHosts: request.extraHosts ?? [],
+      addresses: attached.map((e) => e.ip!),
+      extraHosts: files.extraHosts ?? [],
     };
-    if (request.domainname) entryOptions.domainname = request.domainname;
+    if (files.domainname) entryOptions.domainname = files.domainname;
     if (primary) entryOptions.gateway = primary.gateway;
-    const entries = hostsEntries(entryOptions);
     let hostResolv = '';
     try {
       hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
     } catch {
       // no host resolver: Docker's fallback servers
     }
-    const dnsNetwork = state.endpoints.find((e) => e.network.dns && e.ip)?.network;
+    const dnsNetwork = attached.find((e) => e.network.dns)?.network;
     const resolvOptions: Parameters<typeof resolvConfText>[0] = { host: hostResolv };
     if (dnsNetwork) resolvOptions.embeddedDns = dnsNetwork.gateway;
-    if (request.dns) resolvOptions.dns = request.dns;
-    if (request.dnsSearch) resolvOptions.dnsSearch = request.dnsSearch;
-    if (request.dnsOptions) resolvOptions.dnsOptions = request.dnsOptions;
-    return {
-      netnsPath: sandbox.netns,
-      hostname: sandbox.hostname,
-      networks,
-      ports: sandbox.ports,
-      hostsEntries: entries,
-      hosts: hostsText(entries),
-      resolvConf: resolvConfText(resolvOptions),
-    };
+    if (files.dns) resolvOptions.dns = files.dns;
+    if (files.dnsSearch) resolvOptions.dnsSearch = files.dnsSearch;
+    if (files.dnsOptions) resolvOptions.dnsOptions = files.dnsOptions;
+    return { hostsEntries: hostsEntries(entryOptions), resolvConf: resolvConfText(resolvOptions) };
+  }
+
+  /**
+   * After `network connect`/`disconnect` of a running container, its /etc/hosts gains (loses)
+   * the line of that address, as Docker's does, other lines (edits included) kept; its
+   * /etc/resolv.conf is written again when its first (last) network with names comes (goes), so
+   * aardvark-dns answers it. Written in place: they are bind-mounted files.
+   */
+  #updateContainerFiles(
+    containerId: string,
+    change: { added?: string; removed?: string; dnsBefore: boolean },
+  ): void {
+    const sandbox = this.store.findSandbox(containerId);
+    if (!sandbox) return;
+    const paths = containerPaths(this.root, containerId);
+    if (!existsSync(paths.hosts)) return;
+    const state = this.containerState(containerId);
+    const line = (ip: string) =>
+      hostsEntries({
+        hostname: sandbox.hostname,
+        ...(sandbox.files.domainname ? { domainname: sandbox.files.domainname } : {}),
+        addresses: [ip],
+      })[0]!;
+    let hosts = readFileSync(paths.hosts, 'utf8');
+    if (change.removed) {
+      const gone = line(change.removed);
+      hosts = hosts
+        .split('\n')
+        .filter((l) => l !== gone)
+        .join('\n');
+    }
+    if (change.added) hosts = `${hosts.replace(/\n*$/, '\n')}${line(change.added)}\n`;
+    writeFileSync(paths.hosts, hosts);
+    const dnsNow = state.endpoints.some((e) => e.ip && e.network.dns);
+    if (dnsNow !== change.dnsBefore && existsSync(paths.resolvConf)) {
+      writeFileSync(paths.resolvConf, this.#files(sandbox, state).resolvConf);
+    }
   }
 
   /** Rewrites the aardvark-dns files of these networks from the database and reloads it. */
@@ -657,32 +795,58 @@ export class NetworkManager {
     await reloadDns(dir);
   }
 
-  /** Undoes `attachContainer` (the container has exited). Idempotent. */
-  async detachContainer(containerId: string): Promise<void> {
+  /**
+   * Undoes `attachContainer` (the container has exited). Idempotent. Port rules and rows go at
+   * once; with `background` the namespace and its veths are deleted by a helper while the caller
+   * goes on (their addresses stay taken until they are gone), else before it returns.
+   */
+  async detachContainer(containerId: string, options: { background?: boolean } = {}): Promise<void> {
     const sandbox = this.store.findSandbox(containerId);
     const state = this.containerState(containerId);
     const hadAddresses = state.endpoints.some((e) => e.ip);
     if (!sandbox && !hadAddresses) return;
-    const veths = state.endpoints.map((e) => hostVethName(containerId, e.networkId));
+    const dnsNetworks = state.endpoints.filter((e) => e.network.dns).map((e) => e.network);
     if (sandbox && sandbox.bootId === this.#bootId) {
       const primaryIp = state.endpoints[0]?.ip ?? '0.0.0.0';
       await removePortRules({ tag: this.tag, containerId, containerIp: primaryIp, ports: sandbox.ports });
-      await deleteNamespace(this.#netnsName(containerId), veths);
+      const netns = basename(sandbox.netns);
+      const attached = state.endpoints.filter((e) => e.ip && e.mac);
+      if (options.background && attached.length > 0) {
+        const created = Date.now();
+        this.#pool.retire(
+          containerId,
+          attached.map((e) => ({
+            netns,
+            hostVeth: e.hostVeth ?? hostVethName(containerId, e.networkId),
+            networkId: e.networkId,
+            ip: e.ip!,
+            mac: e.mac!,
+            bootId: this.#bootId,
+            created,
+          })),
+        );
+        await this.#refreshDns(dnsNetworks).catch(() => undefined);
+        return;
+      }
+      const veths = state.endpoints.map((e) => e.hostVeth ?? hostVethName(containerId, e.networkId));
+      await deleteNamespace(netns, veths);
     }
     this.store.releaseAddresses(containerId);
-    await this.#refreshDns(state.endpoints.filter((e) => e.network.dns).map((e) => e.network)).catch(
-      () => undefined,
-    );
+    await this.#refreshDns(dnsNetworks).catch(() => undefined);
     this.store.deleteSandbox(containerId);
   }
 
   /** The container is being deleted: detach it and forget its networks. */
-  async removeContainer(containerId: string): Promise<void> {
-    await this.detachContainer(containerId);
+  async removeContainer(containerId: string, options: { background?: boolean } = {}): Promise<void> {
+    await this.detachContainer(containerId, options);
     this.store.deleteEndpointsOfContainer(containerId);
   }
 
-  /** `network connect`: recorded, and made live when the container is attached. */
+  /**
+   * `network connect`: recorded, and made live when the container is attached (a running
+   * container also gets the address in its /etc/hosts, and aardvark-dns in its resolv.conf when
+   * this is its first network with names).
+   */
   async connect(
     networkRef: string,
     container: { id: string; name: string },
@@ -710,31 +874,37 @@ export class NetworkManager {
     this.store.upsertEndpoint(endpoint);
     const sandbox = this.store.findSandbox(container.id);
     if (sandbox?.state !== 'ready' || !existsSync(sandbox.netns)) return;
+    const dnsBefore = this.containerState(container.id).endpoints.some((e) => e.ip && e.network.dns);
+    const hostVeth = hostVethName(container.id, network.id);
+    let ip: string;
     try {
-      const { ip, mac } = this.store.allocateAddress(container.id, network);
+      if (settings.ipv4Address) await this.#freePoolAddress(network, settings.ipv4Address);
+      const allocated = this.store.allocateAddress(container.id, network, hostVeth);
+      ip = allocated.ip;
       await this.#ensureKernelNetwork(network);
       const index = this.store
         .endpointsOfContainer(container.id)
         .findIndex((e) => e.networkId === network.id);
-      await addInterfaces(this.#netnsName(container.id), [
+      await addInterfaces(basename(sandbox.netns), [
         {
           ifname: `eth${index}`,
-          hostVeth: hostVethName(container.id, network.id),
+          hostVeth,
           bridge: network.bridge,
           ip,
           prefix: parseCidr(network.subnet).prefix,
-          mac,
+          mac: allocated.mac,
         },
       ]);
       if (network.dns) await this.#refreshDns([network]);
     } catch (error) {
-      await removeInterface(hostVethName(container.id, network.id)).catch(() => undefined);
+      await removeInterface(hostVeth).catch(() => undefined);
       this.store.deleteEndpoint(container.id, network.id);
       throw error;
     }
+    this.#updateContainerFiles(container.id, { added: ip, dnsBefore });
   }
 
-  /** `network disconnect`. */
+  /** `network disconnect` (a running container's /etc/hosts loses the address's line). */
   async disconnect(
     networkRef: string,
     containerId: string,
@@ -748,9 +918,11 @@ export class NetworkManager {
         `container ${containerId.slice(0, 12)} is not connected to network ${network.name}`,
       );
     }
-    if (endpoint.ip) await removeInterface(hostVethName(containerId, network.id));
+    const dnsBefore = this.containerState(containerId).endpoints.some((e) => e.ip && e.network.dns);
+    if (endpoint.ip) await removeInterface(endpoint.hostVeth ?? hostVethName(containerId, network.id));
     this.store.deleteEndpoint(containerId, network.id);
     if (network.dns) await this.#refreshDns([network]);
+    if (endpoint.ip) this.#updateContainerFiles(containerId, { removed: endpoint.ip, dnsBefore });
   }
 
   /** The published ports of an attached container (`wharf port`). */
@@ -782,7 +954,18 @@ export class NetworkManager {
       await this.detachContainer(sandbox.containerId);
       swept++;
     }
+    this.#pool.reap();
     return swept;
+  }
+
+  /** Waits for the pool's helpers and forgets what they deleted (tests, before looking at the host). */
+  async settle(): Promise<void> {
+    await this.#pool.settle();
+  }
+
+  /** Deletes the spare and retired namespaces now (tests; `destroyAll` and network removal do it too). */
+  async drainPool(): Promise<void> {
+    await this.#pool.drain();
   }
 
   /**
@@ -792,7 +975,10 @@ export class NetworkManager {
    */
   async deepSweep(): Promise<void> {
     await this.sweep();
-    const keepNetns = new Set(this.store.listSandboxes().map((s) => this.#netnsName(s.containerId)));
+    const keepNetns = new Set([
+      ...this.store.listSandboxes().map((s) => basename(s.netns)),
+      ...this.#pool.names(),
+    ]);
     const liveTags = new Set([this.tag]);
     const deadTags = new Set<string>();
     let tagDirs: string[] = [];
@@ -857,6 +1043,7 @@ export class NetworkManager {
    */
   async destroyAll(): Promise<void> {
     for (const sandbox of this.store.listSandboxes()) await this.detachContainer(sandbox.containerId);
+    await this.#pool.drain();
     for (const network of this.store.listNetworks()) {
       await this.#removeKernelNetwork(network);
       this.store.deleteNetwork(network.id);

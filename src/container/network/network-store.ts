@@ -11,13 +11,21 @@
  *                   labels TEXT (JSON), options TEXT (JSON), created TEXT (RFC 3339)
  *   net_endpoints   container_id TEXT, network_id TEXT -> networks.id, container_name TEXT,
  *                   aliases TEXT (JSON), static_ip TEXT NULL (--ip), ip TEXT NULL (while attached),
- *                   mac TEXT NULL, PK (container_id, network_id), UNIQUE (network_id, ip)
+ *                   mac TEXT NULL, host_veth TEXT NULL (the host end while attached; NULL in
+ *                   rows older than the pool: hostVethName(container, network)),
+ *                   PK (container_id, network_id), UNIQUE (network_id, ip)
  *   net_sandboxes   container_id TEXT PK, netns TEXT (path), boot_id TEXT, owner_pid INTEGER,
  *                   state TEXT ('attaching' | 'ready'), hostname TEXT, ports TEXT (JSON
- *                   PublishedPort[]), created INTEGER (ms)
+ *                   PublishedPort[]), created INTEGER (ms), files TEXT (JSON SandboxFiles: what
+ *                   /etc/hosts and /etc/resolv.conf are made from, to rewrite them on connect)
+ *   net_pool        netns TEXT (name), host_veth TEXT, network_id TEXT, ip TEXT, mac TEXT,
+ *                   state TEXT ('spare' | 'retired'), boot_id TEXT, pid INTEGER (the helper
+ *                   making or deleting it), created INTEGER (ms), PK (netns, host_veth):
+ *                   namespaces no container owns (see netns-pool.ts); their addresses stay taken
  *
  * Addresses are allocated inside `BEGIN IMMEDIATE` (`db.write`), so two processes attaching at
- * once never get the same one; the UNIQUE index is the second guard.
+ * once never get the same one; the UNIQUE index is the second guard. An address is free when no
+ * endpoint and no pool row holds it.
  *
  * @example
  * const store = new NetworkStore(db);
@@ -77,6 +85,28 @@ export const NETWORK_MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'network-2-netns-pool',
+    up(db) {
+      db.exec(`
+        CREATE TABLE net_pool (
+          netns TEXT NOT NULL,
+          host_veth TEXT NOT NULL,
+          network_id TEXT NOT NULL,
+          ip TEXT NOT NULL,
+          mac TEXT NOT NULL,
+          state TEXT NOT NULL,
+          boot_id TEXT NOT NULL,
+          pid INTEGER NOT NULL DEFAULT 0,
+          created INTEGER NOT NULL,
+          PRIMARY KEY (netns, host_veth)
+        );
+        CREATE INDEX net_pool_network ON net_pool(network_id, ip);
+        ALTER TABLE net_endpoints ADD COLUMN host_veth TEXT;
+        ALTER TABLE net_sandboxes ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
+      `);
+    },
+  },
 ];
 
 export interface NetworkRecord {
@@ -104,6 +134,8 @@ export interface EndpointRecord {
   /** Set while the container is attached. */
   ip?: string;
   mac?: string;
+  /** The host end of the veth while attached (absent in rows made before the pool). */
+  hostVeth?: string;
 }
 
 export interface PublishedPort {
@@ -114,6 +146,15 @@ export interface PublishedPort {
   hostPort: number;
 }
 
+/** What a container's /etc/hosts and /etc/resolv.conf are made from besides its addresses. */
+export interface SandboxFiles {
+  domainname?: string;
+  extraHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+}
+
 export interface SandboxRecord {
   containerId: string;
   netns: string;
@@ -122,6 +163,22 @@ export interface SandboxRecord {
   state: 'attaching' | 'ready';
   hostname: string;
   ports: PublishedPort[];
+  created: number;
+  files: SandboxFiles;
+}
+
+/** A namespace no container owns: a prepared spare, or a retired one being deleted. */
+export interface PoolRecord {
+  /** The namespace's name under /run/netns. */
+  netns: string;
+  hostVeth: string;
+  networkId: string;
+  ip: string;
+  mac: string;
+  state: 'spare' | 'retired';
+  bootId: string;
+  /** The helper process making (spare) or deleting (retired) it; 0 when none was started. */
+  pid: number;
   created: number;
 }
 
@@ -148,6 +205,7 @@ interface EndpointRow {
   static_ip: string | null;
   ip: string | null;
   mac: string | null;
+  host_veth: string | null;
 }
 
 interface SandboxRow {
@@ -158,6 +216,19 @@ interface SandboxRow {
   state: string;
   hostname: string;
   ports: string;
+  created: number;
+  files: string;
+}
+
+interface PoolRow {
+  netns: string;
+  host_veth: string;
+  network_id: string;
+  ip: string;
+  mac: string;
+  state: string;
+  boot_id: string;
+  pid: number;
   created: number;
 }
 
@@ -189,6 +260,7 @@ function toEndpoint(row: EndpointRow): EndpointRecord {
   if (row.static_ip) record.staticIp = row.static_ip;
   if (row.ip) record.ip = row.ip;
   if (row.mac) record.mac = row.mac;
+  if (row.host_veth) record.hostVeth = row.host_veth;
   return record;
 }
 
@@ -201,6 +273,21 @@ function toSandbox(row: SandboxRow): SandboxRecord {
     state: row.state === 'ready' ? 'ready' : 'attaching',
     hostname: row.hostname,
     ports: JSON.parse(row.ports) as PublishedPort[],
+    created: row.created,
+    files: JSON.parse(row.files || '{}') as SandboxFiles,
+  };
+}
+
+function toPool(row: PoolRow): PoolRecord {
+  return {
+    netns: row.netns,
+    hostVeth: row.host_veth,
+    networkId: row.network_id,
+    ip: row.ip,
+    mac: row.mac,
+    state: row.state === 'spare' ? 'spare' : 'retired',
+    bootId: row.boot_id,
+    pid: row.pid,
     created: row.created,
   };
 }
@@ -335,11 +422,64 @@ export class NetworkStore {
   }
 
   /**
-   * Gives the endpoint an address (its static one, or the lowest free one of the network's
-   * ip-range, skipping the network, gateway and broadcast addresses) unless it has one.
-   * Runs in `BEGIN IMMEDIATE`: the read of used addresses and the write are one step.
+   * The lowest free address of the network's ip-range (or `staticIp`, which must be free),
+   * skipping the network, gateway and broadcast addresses and every address an endpoint or a
+   * pool namespace holds. Call inside `db.write`.
    */
-  allocateAddress(containerId: string, network: NetworkRecord): { ip: string; mac: string } {
+  #chooseAddress(network: NetworkRecord, staticIp: string | null): { ip: string; mac: string } {
+    const sql = this.#db.sql;
+    const used = new Set(
+      (
+        sql
+          .prepare(
+            `SELECT ip FROM net_endpoints WHERE network_id = ? AND ip IS NOT NULL
+             UNION ALL SELECT ip FROM net_pool WHERE network_id = ?`,
+          )
+          .pluck()
+          .all(network.id, network.id) as string[]
+      ).map(parseIpv4),
+    );
+    const subnet = parseCidr(network.subnet);
+    const gateway = parseIpv4(network.gateway);
+    let chosen: number | undefined;
+    if (staticIp) {
+      const wanted = parseIpv4(staticIp);
+      if (!cidrContains(subnet, wanted) || wanted === gateway) {
+        throw new InvalidArgumentError(
+          `Cannot use address ${staticIp}: it is not a free address of ${network.subnet}`,
+        );
+      }
+      if (used.has(wanted)) {
+        throw new ConflictError(`Cannot use address ${staticIp}: it is already in use on ${network.name}`);
+      }
+      chosen = wanted;
+    } else {
+      const range = network.ipRange ? parseCidr(network.ipRange) : subnet;
+      const first = Math.max(range.network, subnet.network + 1);
+      const last = Math.min(cidrLast(range), cidrLast(subnet) - 1);
+      for (let candidate = first; candidate <= last; candidate++) {
+        if (candidate !== gateway && !used.has(candidate)) {
+          chosen = candidate;
+          break;
+        }
+      }
+    }
+    if (chosen === undefined) {
+      throw new ConflictError(`Cannot allocate an address on ${network.name}: no free address is left`);
+    }
+    return { ip: formatIpv4(chosen), mac: macForIpv4(chosen) };
+  }
+
+  /**
+   * Gives the endpoint an address (its static one, or the lowest free one) unless it has one,
+   * and records its host veth. Runs in `BEGIN IMMEDIATE`: the read of used addresses and the
+   * write are one step.
+   */
+  allocateAddress(
+    containerId: string,
+    network: NetworkRecord,
+    hostVeth?: string,
+  ): { ip: string; mac: string } {
     return this.#db.write(() => {
       const sql = this.#db.sql;
       const row = sql
@@ -348,49 +488,12 @@ export class NetworkStore {
       if (!row)
         throw new NotFoundError(`Cannot allocate an address: ${containerId} is not on ${network.name}`);
       if (row.ip && row.mac) return { ip: row.ip, mac: row.mac };
-      const used = new Set(
-        (
-          sql
-            .prepare('SELECT ip FROM net_endpoints WHERE network_id = ? AND ip IS NOT NULL')
-            .pluck()
-            .all(network.id) as string[]
-        ).map(parseIpv4),
-      );
-      const subnet = parseCidr(network.subnet);
-      const gateway = parseIpv4(network.gateway);
-      let chosen: number | undefined;
-      if (row.static_ip) {
-        const wanted = parseIpv4(row.static_ip);
-        if (!cidrContains(subnet, wanted) || wanted === gateway) {
-          throw new InvalidArgumentError(
-            `Cannot use address ${row.static_ip}: it is not a free address of ${network.subnet}`,
-          );
-        }
-        if (used.has(wanted)) {
-          throw new ConflictError(
-            `Cannot use address ${row.static_ip}: it is already in use on ${network.name}`,
-          );
-        }
-        chosen = wanted;
-      } else {
-        const range = network.ipRange ? parseCidr(network.ipRange) : subnet;
-        const first = Math.max(range.network, subnet.network + 1);
-        const last = Math.min(cidrLast(range), cidrLast(subnet) - 1);
-        for (let candidate = first; candidate <= last; candidate++) {
-          if (candidate !== gateway && !used.has(candidate)) {
-            chosen = candidate;
-            break;
-          }
-        }
-      }
-      if (chosen === undefined) {
-        throw new ConflictError(`Cannot allocate an address on ${network.name}: no free address is left`);
-      }
-      const ip = formatIpv4(chosen);
-      const mac = macForIpv4(chosen);
+      const { ip, mac } = this.#chooseAddress(network, row.static_ip);
       sql
-        .prepare('UPDATE net_endpoints SET ip = ?, mac = ? WHERE container_id = ? AND network_id = ?')
-        .run(ip, mac, containerId, network.id);
+        .prepare(
+          'UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ? WHERE container_id = ? AND network_id = ?',
+        )
+        .run(ip, mac, hostVeth ?? null, containerId, network.id);
       return { ip, mac };
     });
   }
@@ -399,13 +502,147 @@ export class NetworkStore {
     this.#db.write(() => {
       if (networkId === undefined) {
         this.#db.sql
-          .prepare('UPDATE net_endpoints SET ip = NULL, mac = NULL WHERE container_id = ?')
+          .prepare('UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ?')
           .run(containerId);
       } else {
         this.#db.sql
-          .prepare('UPDATE net_endpoints SET ip = NULL, mac = NULL WHERE container_id = ? AND network_id = ?')
+          .prepare(
+            'UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ? AND network_id = ?',
+          )
           .run(containerId, networkId);
       }
+    });
+  }
+
+  // ---- the namespace pool (netns-pool.ts) ----
+
+  listPool(networkId?: string): PoolRecord[] {
+    const rows = (
+      networkId === undefined
+        ? this.#db.sql.prepare('SELECT * FROM net_pool ORDER BY created').all()
+        : this.#db.sql.prepare('SELECT * FROM net_pool WHERE network_id = ? ORDER BY created').all(networkId)
+    ) as PoolRow[];
+    return rows.map(toPool);
+  }
+
+  /** The pool row holding this address of the network, if any. */
+  poolHolder(networkId: string, ip: string): PoolRecord | undefined {
+    const row = this.#db.sql
+      .prepare('SELECT * FROM net_pool WHERE network_id = ? AND ip = ?')
+      .get(networkId, ip) as PoolRow | undefined;
+    return row ? toPool(row) : undefined;
+  }
+
+  /** Records a spare namespace about to be made, with a free address of the network. */
+  insertSpare(spare: {
+    netns: string;
+    hostVeth: string;
+    network: NetworkRecord;
+    bootId: string;
+  }): PoolRecord {
+    return this.#db.write(() => {
+      const { ip, mac } = this.#chooseAddress(spare.network, null);
+      const record: PoolRecord = {
+        netns: spare.netns,
+        hostVeth: spare.hostVeth,
+        networkId: spare.network.id,
+        ip,
+        mac,
+        state: 'spare',
+        bootId: spare.bootId,
+        pid: 0,
+        created: Date.now(),
+      };
+      this.#insertPool(record);
+      return record;
+    });
+  }
+
+  #insertPool(record: PoolRecord): void {
+    this.#db.sql
+      .prepare(
+        `INSERT INTO net_pool (netns, host_veth, network_id, ip, mac, state, boot_id, pid, created)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.netns,
+        record.hostVeth,
+        record.networkId,
+        record.ip,
+        record.mac,
+        record.state,
+        record.bootId,
+        record.pid,
+        record.created,
+      );
+  }
+
+  setPoolPid(netns: string, pid: number): void {
+    this.#db.write(() => this.#db.sql.prepare('UPDATE net_pool SET pid = ? WHERE netns = ?').run(pid, netns));
+  }
+
+  /** A spare given up: retired (its address stays taken until its objects are gone). */
+  retirePool(netns: string, at: number): void {
+    this.#db.write(() =>
+      this.#db.sql
+        .prepare("UPDATE net_pool SET state = 'retired', created = ? WHERE netns = ?")
+        .run(at, netns),
+    );
+  }
+
+  deletePool(netns: string): void {
+    this.#db.write(() => this.#db.sql.prepare('DELETE FROM net_pool WHERE netns = ?').run(netns));
+  }
+
+  /**
+   * Hands a spare namespace to a container: in one transaction the spare's row goes, the
+   * container's endpoint takes its address and veth, and its sandbox row is made (`attaching`).
+   * False when another process took the spare first.
+   */
+  claimSpare(
+    spare: PoolRecord,
+    sandbox: Omit<SandboxRecord, 'state' | 'ports' | 'netns'>,
+    netnsPath: string,
+  ): boolean {
+    return this.#db.write(() => {
+      const sql = this.#db.sql;
+      const taken = sql
+        .prepare("DELETE FROM net_pool WHERE netns = ? AND host_veth = ? AND state = 'spare'")
+        .run(spare.netns, spare.hostVeth);
+      if (taken.changes !== 1) return false;
+      const endpoint = sql
+        .prepare(
+          `UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ?
+           WHERE container_id = ? AND network_id = ? AND ip IS NULL`,
+        )
+        .run(spare.ip, spare.mac, spare.hostVeth, sandbox.containerId, spare.networkId);
+      if (endpoint.changes !== 1) {
+        throw new ConflictError(`Cannot attach ${sandbox.containerId}: its endpoint changed meanwhile`);
+      }
+      if (!this.beginSandbox({ ...sandbox, netns: netnsPath })) {
+        throw new ConflictError(
+          `Cannot attach ${sandbox.containerId}: it is being attached by another process`,
+        );
+      }
+      return true;
+    });
+  }
+
+  /**
+   * A detached sandbox whose namespace is deleted in the background: in one transaction its
+   * interfaces become `retired` pool rows (keeping their addresses taken until the kernel has
+   * let go of them), the endpoints lose their addresses and the sandbox row goes.
+   */
+  retireSandbox(containerId: string, retired: readonly Omit<PoolRecord, 'state' | 'pid'>[]): void {
+    this.#db.write(() => {
+      for (const record of retired) {
+        this.#db.sql
+          .prepare('DELETE FROM net_pool WHERE netns = ? AND host_veth = ?')
+          .run(record.netns, record.hostVeth);
+        this.#insertPool({ ...record, state: 'retired', pid: 0 });
+      }
+      this.releaseAddresses(containerId);
+      this.deleteSandbox(containerId);
     });
   }
 
@@ -426,7 +663,7 @@ export class NetworkStore {
       const result = this.#db.sql
         .prepare(
           `INSERT OR IGNORE INTO net_sandboxes (container_id, netns, boot_id, owner_pid, state, hostname, ports,
-             created) VALUES (?, ?, ?, ?, 'attaching', ?, '[]', ?)`,
+             created, files) VALUES (?, ?, ?, ?, 'attaching', ?, '[]', ?, ?)`,
         )
         .run(
           sandbox.containerId,
@@ -435,6 +672,7 @@ export class NetworkStore {
           sandbox.ownerPid,
           sandbox.hostname,
           sandbox.created,
+          JSON.stringify(sandbox.files),
         );
       return result.changes === 1;
     });

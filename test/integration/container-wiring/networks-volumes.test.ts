@@ -10,10 +10,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { rootTag } from '../../../src/container/network/network-manager.ts';
+import { NetworkStore } from '../../../src/container/network/network-store.ts';
+import { openMetadataDatabase } from '../../../src/metadata/database.ts';
 import {
   type ContainerFixture,
   containerTestsSkipReason,
@@ -52,24 +55,53 @@ function httpd(text: string, port = 80): string[] {
   return ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${port} -h /www`];
 }
 
-/** The lines of this root's kernel objects: namespaces and NAT rules carrying its tag. */
-function kernelState(tag: string, containerId: string): { netns: boolean; rules: boolean } {
-  const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+/**
+ * This root's kernel objects: whether a namespace of the root other than the pool's spares
+ * exists (a container's, or one being deleted in the background), and whether NAT rules name
+ * the container.
+ */
+function kernelState(root: string, containerId: string): { netns: boolean; rules: boolean } {
+  const tag = rootTag(root);
+  const db = openMetadataDatabase(root);
+  let spares: Set<string>;
+  try {
+    spares = new Set(
+      new NetworkStore(db)
+        .listPool()
+        .filter((row) => row.state === 'spare')
+        .map((row) => row.netns),
+    );
+  } finally {
+    db.close();
+  }
+  const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.startsWith(`wharf-${tag}-`) && !spares.has(name));
   const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
   const short = containerId.slice(0, 12);
   return {
-    netns: netns.includes(`wharf-${tag}-${short}`),
+    netns: netns.length > 0,
     rules: nat.split('\n').some((line) => line.includes(tag) && line.includes(short)),
   };
 }
 
+/** The state once background deletions are done: nothing of the container left. */
+function kernelStateGone(root: string, containerId: string): Promise<{ netns: boolean; rules: boolean }> {
+  return eventually(
+    async () => {
+      const state = kernelState(root, containerId);
+      return state.netns || state.rules ? undefined : state;
+    },
+    `the namespace and rules of ${containerId.slice(0, 12)} to go`,
+  );
+}
+
 describe('containers with networks and volumes', { skip, timeout: 300_000 }, () => {
   let fx: ContainerFixture;
-  let tag: string;
 
   before(async () => {
     fx = await makeContainerFixture();
-    tag = rootTag(fx.root);
     await importBusyboxImage(fx, 'exposed', ['EXPOSE 80', 'EXPOSE 81/udp', 'CMD ["sh"]']);
   });
 
@@ -90,12 +122,16 @@ describe('containers with networks and volumes', { skip, timeout: 300_000 }, () 
     assert.deepEqual(settings.Ports, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
     assert.match(settings.Networks.bridge.IPAddress, /^\d+\.\d+\.\d+\.\d+$/);
     assert.equal(settings.IPAddress, settings.Networks.bridge.IPAddress);
-    assert.deepEqual(kernelState(tag, id), { netns: true, rules: true });
+    assert.deepEqual(kernelState(fx.root, id), { netns: true, rules: true });
+    const sandbox = await fx.ok(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', id]);
+    assert.ok(existsSync(sandbox), sandbox);
     // a new run gets its network again, on the same host port
     await fx.ok(['restart', '-t', '0', id]);
     assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'published\n');
+    const restarted = await fx.ok(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', id]);
     await fx.ok(['rm', '-f', id]);
-    assert.deepEqual(kernelState(tag, id), { netns: false, rules: false });
+    assert.deepEqual(await kernelStateGone(fx.root, id), { netns: false, rules: false });
+    assert.equal(existsSync(sandbox) || existsSync(restarted), false);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) }));
   });
 
@@ -120,7 +156,7 @@ describe('containers with networks and volumes', { skip, timeout: 300_000 }, () 
       await new Promise((resolve) => taken.close(resolve));
     }
     const id = await fx.ok(['inspect', '-f', '{{.Id}}', 'port-taken']);
-    assert.deepEqual(kernelState(tag, id), { netns: false, rules: false });
+    assert.deepEqual(await kernelStateGone(fx.root, id), { netns: false, rules: false });
     const missing = await fx.wharf([
       'run',
       '--name',
@@ -132,7 +168,7 @@ describe('containers with networks and volumes', { skip, timeout: 300_000 }, () 
     ]);
     assert.equal(missing.code, 127, missing.stderr);
     const other = await fx.ok(['inspect', '-f', '{{.Id}}', 'no-command']);
-    assert.deepEqual(kernelState(tag, other), { netns: false, rules: false });
+    assert.deepEqual(await kernelStateGone(fx.root, other), { netns: false, rules: false });
     // the port is free again: the failed run released it
     await fx.ok(['rm', 'port-taken', 'no-command']);
     const id2 = await fx.ok([
@@ -146,7 +182,7 @@ describe('containers with networks and volumes', { skip, timeout: 300_000 }, () 
     ]);
     assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'free-again\n');
     await fx.ok(['stop', '-t', '0', id2]);
-    assert.deepEqual(kernelState(tag, id2), { netns: false, rules: false });
+    assert.deepEqual(await kernelStateGone(fx.root, id2), { netns: false, rules: false });
   });
 
   it('publishes the EXPOSEd ports with -P on ports the kernel picks (wharf port)', async () => {

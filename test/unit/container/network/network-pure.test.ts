@@ -1,7 +1,8 @@
 /**
  * The pure parts of the network layer: Docker's `-p` grammar, IPv4/CIDR arithmetic, the
  * /etc/hosts and /etc/resolv.conf a container gets, the iptables rules of a network and of a
- * container's ports, and aardvark-dns's configuration text.
+ * container's ports, aardvark-dns's configuration text, and the `ip -batch` lines of a spare
+ * namespace of the pool.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -22,6 +23,7 @@ import {
   parseCidr,
   parseIpv4,
 } from '../../../../src/container/network/ipv4.ts';
+import { poolSizeFromEnv, spareBatches } from '../../../../src/container/network/netns-pool.ts';
 import { parsePortSpec, parsePortSpecs } from '../../../../src/container/network/port-spec.ts';
 
 describe('port specifications (-p)', () => {
@@ -114,6 +116,22 @@ describe('container /etc files', () => {
       'search corp\nnameserver 1.1.1.1\noptions edns0\n',
     );
   });
+
+  it('keeps the host resolvers, loopback ones too, with --network host and --dns-search', () => {
+    const host = 'nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp\n';
+    assert.equal(
+      resolvConfText({ host, dnsSearch: ['a.test'], hostNetwork: true }),
+      'search a.test\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n',
+    );
+    assert.equal(
+      resolvConfText({ host: 'nameserver 127.0.0.1\n', dnsOptions: ['ndots:3'], hostNetwork: true }),
+      'nameserver 127.0.0.1\noptions ndots:3\n',
+    );
+    assert.equal(
+      resolvConfText({ host, dns: ['10.0.0.53'], hostNetwork: true }),
+      'search corp\nnameserver 10.0.0.53\n',
+    );
+  });
 });
 
 describe('iptables rules', () => {
@@ -171,5 +189,34 @@ describe('aardvark-dns configuration', () => {
       ]),
       '10.89.0.1\nc1 10.89.0.2  web,alias\n',
     );
+  });
+});
+
+describe('spare namespaces', () => {
+  it('wires the veth into the bridge on the host, then address, lo and route inside', () => {
+    const spare = {
+      netns: 'wharf-abcd1234-0123456789ab',
+      hostVeth: 'wh0123456789a',
+      ip: '10.89.0.3',
+      mac: '02:42:0a:59:00:03',
+    };
+    const network = { bridge: 'wh-abcd1234', subnet: '10.89.0.0/24', gateway: '10.89.0.1', internal: false };
+    assert.deepEqual(spareBatches(spare, network), {
+      host:
+        'netns add wharf-abcd1234-0123456789ab\n' +
+        'link add wh0123456789a type veth peer name eth0 address 02:42:0a:59:00:03 netns wharf-abcd1234-0123456789ab\n' +
+        'link set wh0123456789a master wh-abcd1234 up\n',
+      inside:
+        'link set lo up\naddr replace 10.89.0.3/24 dev eth0\nlink set eth0 up\nroute replace default via 10.89.0.1 dev eth0\n',
+    });
+    assert.doesNotMatch(spareBatches(spare, { ...network, internal: true }).inside, /route/);
+  });
+
+  it('keeps one spare per network unless WHARF_NETNS_POOL says otherwise', () => {
+    assert.equal(poolSizeFromEnv({}), 1);
+    assert.equal(poolSizeFromEnv({ WHARF_NETNS_POOL: '0' }), 0);
+    assert.equal(poolSizeFromEnv({ WHARF_NETNS_POOL: '3' }), 3);
+    assert.equal(poolSizeFromEnv({ WHARF_NETNS_POOL: '100' }), 8);
+    assert.equal(poolSizeFromEnv({ WHARF_NETNS_POOL: 'lots' }), 1);
   });
 });
