@@ -30,7 +30,7 @@
  * const { imageId } = await builder.build({ contextDir: '.', dockerfile: { text, name: 'Dockerfile' }, ignore, progress });
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, type Stats } from 'node:fs';
 import { chmod as chmodAsync, copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -75,6 +75,7 @@ import { BuildStepError, type DockerfileSource } from './build-error.ts';
 import type { CacheMounts } from './cache-mounts.ts';
 import type { BuildCacheStore } from './cache-store.ts';
 import { BuildContext } from './context/build-context.ts';
+import type { CopyManifest } from './fs/copy-reuse.ts';
 import { containsWildcards } from './fs/go-match.ts';
 import type { SourceTree } from './fs/source-tree.ts';
 import { resolveWildcards } from './fs/wildcards.ts';
@@ -100,6 +101,11 @@ export interface BuildRequest {
   dockerfile: { text: string; name: string };
   /** The ignore rules for the context (`<Dockerfile>.dockerignore` or `.dockerignore`). */
   ignore: DockerIgnore;
+  /**
+   * Current lstat results of the context's entries by relative path, from a caller that has just
+   * written the context directory (the daemon's context sync): its walk asks only for the rest.
+   */
+  contextStats?: ReadonlyMap<string, Stats>;
   buildArgs?: ReadonlyMap<string, string>;
   target?: string;
   noCache?: boolean;
@@ -446,6 +452,26 @@ class BuildSession {
 
     trace('planned, bases resolved');
     for (const p of plan.reachable) this.#stageResult(p).catch(() => {});
+    // The walk of the context (one lstat per file) is synchronous: done while the first steps
+    // wait for their mounts, it is ready when the first COPY needs it.
+    const readsContext = plan.reachable.some((p) =>
+      p.stage.commands.some(
+        (c) =>
+          (c.kind === 'copy' && c.from === '' && c.sourcePaths.length > 0) ||
+          (c.kind === 'add' && c.sourcePaths.some((src) => !isHttpSource(src))),
+      ),
+    );
+    if (this.#req.contextDir && readsContext) {
+      this.#context ??= this.#newContext(this.#req.contextDir);
+      const context = this.#context;
+      setImmediate(() => {
+        try {
+          context.index();
+        } catch {
+          // the COPY that needs it walks again and reports
+        }
+      });
+    }
     let final: StageResult;
     try {
       final = await this.#stageResult(plan.target);
@@ -750,7 +776,7 @@ class BuildSession {
     instructionKey: string,
     description: string,
     work: (rootfs: string, upperDir: string | undefined) => Promise<void | (() => Promise<void>)>,
-    options: { independent?: boolean } = {},
+    options: { independent?: boolean; reuse?: LayerReuse } = {},
   ): Promise<void> {
     // Layer mtimes are clamped to SOURCE_DATE_EPOCH: a layer made with another epoch is another layer.
     const stepKey =
@@ -781,35 +807,57 @@ class BuildSession {
     const parentLayers = options.independent ? [] : [...st.image.layers];
     const parent = await this.#materialize(parentLayers);
     trace(`${description}: parent materialized`);
-    const active = `build-${process.pid}-${randomBytes(6).toString('hex')}`;
-    this.#s.leases.addResource(this.#lease, 'snapshot', active);
-    const mounts = await snapshotter.prepare(active, parent, {
-      labels: { 'wharf.build/pid': String(process.pid) },
-    });
+    const prepare = async () => {
+      const key = `build-${process.pid}-${randomBytes(6).toString('hex')}`;
+      this.#s.leases.addResource(this.#lease, 'snapshot', key);
+      const mounts = await snapshotter.prepare(key, parent, {
+        labels: { 'wharf.build/pid': String(process.pid) },
+      });
+      // The upper directory of an overlay snapshot is the layer; other mounts are diffed as trees.
+      const only = mounts.length === 1 ? mounts[0] : undefined;
+      const upperDir =
+        only?.type === 'overlay'
+          ? only.options.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length)
+          : undefined;
+      return { key, mounts, upperDir };
+    };
+    let { key: active, mounts, upperDir: upper } = await prepare();
+    trace(`${description}: prepared`);
     let committed = false;
-    // The upper directory of an overlay snapshot is the layer; other mounts are diffed as trees.
-    const only = mounts.length === 1 ? mounts[0] : undefined;
-    const upper =
-      only?.type === 'overlay'
-        ? only.options.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length)
-        : undefined;
     try {
-      mkdirSync(this.#scratch, { recursive: true });
-      const dir = mkdtempSync(join(this.#scratch, 'rootfs-'));
-      try {
-        await mountAt(mounts, dir);
-        trace(`${description}: mounted`);
-        let after: void | (() => Promise<void>);
+      let filled = false;
+      if (options.reuse && upper !== undefined && !options.independent) {
         try {
-          after = await work(dir, upper);
-          trace(`${description}: work done`);
-        } finally {
-          await unmount(dir);
-          trace(`${description}: unmounted`);
+          filled = await options.reuse.fill(upper, parentLayers);
+          trace(`${description}: ${filled ? 'reused' : 'nothing to reuse'}`);
+        } catch (error) {
+          // Whatever stopped the clone (CannotReuseError, or a file system error the copy will
+          // meet again and report), the copy itself decides: on a fresh, empty snapshot.
+          this.#abort.signal.throwIfAborted();
+          trace(`${description}: not reused (${(error as Error).message})`);
+          await snapshotter.remove(active);
+          this.#s.leases.removeResource(this.#lease, 'snapshot', active);
+          ({ key: active, mounts, upperDir: upper } = await prepare());
         }
-        if (after) await after();
-      } finally {
-        rmdirQuietly(dir);
+      }
+      if (!filled) {
+        mkdirSync(this.#scratch, { recursive: true });
+        const dir = mkdtempSync(join(this.#scratch, 'rootfs-'));
+        try {
+          await mountAt(mounts, dir);
+          trace(`${description}: mounted`);
+          let after: void | (() => Promise<void>);
+          try {
+            after = await work(dir, upper);
+            trace(`${description}: work done`);
+          } finally {
+            await unmount(dir);
+            trace(`${description}: unmounted`);
+          }
+          if (after) await after();
+        } finally {
+          rmdirQuietly(dir);
+        }
       }
       if (upper !== undefined && !options.independent) {
         // Commit now under a name of our own and let the next steps build on it while the layer
@@ -817,9 +865,10 @@ class BuildSession {
         const alias = `build-layer-${process.pid}-${randomBytes(6).toString('hex')}`;
         this.#s.leases.addResource(this.#lease, 'snapshot', alias);
         await snapshotter.commit(alias, active, { labels: { 'wharf.build/pid': String(process.pid) } });
+        trace(`${description}: committed`);
         committed = true;
         const layer: LayerRef = { digest: '' as Digest, size: 0, snapshot: alias };
-        const job = this.#storeLayer(upper, layer, parentLayers, alias, stepKey, description);
+        const job = this.#storeLayer(upper, layer, parentLayers, alias, stepKey, description, options.reuse);
         layer.ready = job;
         job.catch(() => {});
         this.#pending.push(job);
@@ -889,19 +938,43 @@ class BuildSession {
     alias: string,
     stepKey: string,
     description: string,
+    reuse?: LayerReuse,
   ): Promise<void> {
-    const [snapshotter, { diffUpperDir }] = await Promise.all([this.#s.snapshotter(), tools()]);
-    const diff = diffUpperDir(upper, { sourceDateEpoch: this.#diffEpoch });
-    const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
-    const result = await diff.result;
-    trace(`${description}: diffed and stored (${ingested.size} bytes)`);
-    if (ingested.digest !== result.diffID) {
-      throw new InvalidArgumentError(
-        `Cannot store the layer of ${description}: it hashed differently while stored`,
-      );
+    const [snapshotter, { diffUpperDir, spliceCopyLayer }] = await Promise.all([
+      this.#s.snapshotter(),
+      tools(),
+    ]);
+    let stored: { digest: Digest; size: number } | undefined;
+    const splice = reuse?.splice();
+    if (splice) {
+      // A reused copy's layer: its hard-linked files' entries come from the old layer blob
+      // (fs/layer-splice.ts), held by the build's lease while it is read.
+      this.#s.leases.addResource(this.#lease, 'content', splice.diffId);
+      try {
+        const blob = this.#s.content.blobPath(splice.diffId);
+        stored = await this.#s.content.ingest(
+          spliceCopyLayer(blob, upper, splice.linked, splice.entries, this.#epoch),
+          { lease: this.#s.cache.lease },
+        );
+        trace(`${description}: spliced and stored (${stored.size} bytes)`);
+      } catch (error) {
+        trace(`${description}: not spliced (${(error as Error).message})`);
+      }
     }
-    layer.digest = result.diffID;
-    layer.size = ingested.size;
+    if (!stored) {
+      const diff = diffUpperDir(upper, { sourceDateEpoch: this.#diffEpoch });
+      const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
+      const result = await diff.result;
+      trace(`${description}: diffed and stored (${ingested.size} bytes)`);
+      if (ingested.digest !== result.diffID) {
+        throw new InvalidArgumentError(
+          `Cannot store the layer of ${description}: it hashed differently while stored`,
+        );
+      }
+      stored = ingested;
+    }
+    layer.digest = stored.digest;
+    layer.size = stored.size;
     layer.createdAt = Date.now();
     this.#s.cache.record({
       key: stepKey,
@@ -912,6 +985,11 @@ class BuildSession {
     });
     await Promise.all(parents.map((l) => l.ready));
     const name = chainId([...parents.map((l) => l.digest), layer.digest])!;
+    await reuse?.stored({
+      snapshot: alias,
+      parentChain: chainId(parents.map((l) => l.digest)) ?? '',
+      diffId: layer.digest,
+    });
     const key = `build-name-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.#s.leases.addResource(this.#lease, 'snapshot', key);
     try {
@@ -1238,7 +1316,7 @@ class BuildSession {
           });
         }
         if (upperDir !== undefined && result.copiedUp.length > 0)
-          return () => pruneCopiedUpDirs(upperDir, result.copiedUp);
+          return () => pruneCopiedUpDirs(upperDir, result.copiedUp, result.transparent);
       },
     );
     image.addHistory(history, true, true);
@@ -1246,13 +1324,17 @@ class BuildSession {
 
   // ---- COPY / ADD ----
 
+  #newContext(dir: string): BuildContext {
+    return new BuildContext(dir, this.#req.ignore, this.#s.db, this.#req.contextStats);
+  }
+
   #buildContext(): BuildContext {
     if (!this.#req.contextDir) {
       throw new InvalidArgumentError(
         'Cannot copy from the build context: this build has none (the Dockerfile came from stdin)',
       );
     }
-    this.#context ??= new BuildContext(this.#req.contextDir, this.#req.ignore, this.#s.db);
+    this.#context ??= this.#newContext(this.#req.contextDir);
     if (!this.#contextVertexDone) {
       this.#contextVertexDone = true;
       const vertex = this.#progress.start('[internal] load build context');
@@ -1334,6 +1416,9 @@ class BuildSession {
     let keyParts: unknown;
     let tree: SourceTree | undefined;
     let fromLayers: LayerRef[] | undefined;
+    /** The context selections with file contents left out, for copy reuse. */
+    const shapes: unknown[] = [];
+    let plain = true;
     try {
       if (from !== '') {
         // a trigger's --from is resolved against this Dockerfile's stages when it runs
@@ -1374,14 +1459,13 @@ class BuildSession {
           }
           sel.matches = this.#resolveContextSources(tree, sel, cmd);
           for (const m of sel.matches) {
-            digests.push([
-              sel.src,
-              m,
-              context.selectionDigest(m, {
-                ...(sel.include ? { include: sel.include } : {}),
-                ...(exclude ? { exclude } : {}),
-              }),
-            ]);
+            const selected = context.selection(m, {
+              ...(sel.include ? { include: sel.include } : {}),
+              ...(exclude ? { exclude } : {}),
+            });
+            digests.push([sel.src, m, selected.digest]);
+            shapes.push([sel.src, m, selected.shape]);
+            if (!selected.plain) plain = false;
           }
           selections.push(sel);
         }
@@ -1392,7 +1476,10 @@ class BuildSession {
       if (error instanceof DockerfileError) throw error;
       throw at((error as Error).message, error);
     }
-    trace('copy sources digested');
+    if (TRACE)
+      trace(
+        `copy sources digested (${this.#context?.loaded ? this.#context.digests().hashed : 0} files hashed)`,
+      );
     const stepKey = hashKey(link ? 'link' : st.key, c.kind, {
       keyParts,
       docs: c.sourceContents.map((d) => [d.path, d.data]),
@@ -1403,6 +1490,37 @@ class BuildSession {
       exclude: c.excludePatterns,
       unpack: isAdd ? ((c as AddCommand).unpack ?? true) : false,
     });
+    // A plain COPY from the context can be made from the last layer of its shape (copy-reuse.ts).
+    const reusable =
+      c.kind === 'copy' &&
+      from === '' &&
+      !link &&
+      plain &&
+      c.sourceContents.length === 0 &&
+      selections.length > 0 &&
+      selections.every((sel) => sel.url === undefined);
+    let manifest: CopyManifest | undefined;
+    // The instruction on its parent (one record each: the last layer it made) and its shape.
+    const instruction = {
+      sources: c.sourcePaths,
+      dest,
+      chown: c.chown,
+      chmod: c.chmod,
+      parents,
+      exclude: c.excludePatterns,
+      ...(this.#epoch !== undefined ? { epoch: this.#epoch } : {}),
+    };
+    const reuse = reusable
+      ? this.#copyReuse(
+          hashKey(st.key, 'copy-family', instruction),
+          hashKey(st.key, 'copy-shape', { shapes, ...instruction }),
+          this.#req.noCache === true || this.#noCacheStages.has(st.planned.stage.name),
+          () => manifest,
+          (made) => {
+            manifest = made;
+          },
+        )
+      : undefined;
     await this.#layerStep(
       st,
       vertex,
@@ -1412,10 +1530,23 @@ class BuildSession {
       async (rootfs) => {
         const { chownUser, Copier, DiskTree, extractArchive, isArchive } = await tools();
         const owner = c.chown === '' ? undefined : chownUser(rootfs, c.chown);
+        // With copy reuse, what each target came from: the manifest of this layer.
+        let made: CopyManifest | undefined = reuse ? new Map() : undefined;
+        const context = reuse ? this.#buildContext() : undefined;
+        const record = (target: string, source: string) => {
+          const file = context?.file(source);
+          if (!made || !file || (target !== rootfs && !target.startsWith(`${rootfs}/`))) {
+            made = undefined; // cannot tell: this layer is not reused
+            return;
+          }
+          const rel = target === rootfs ? '' : target.slice(rootfs.length + 1);
+          made.set(rel, { source, mtimeMs: file.entry.mtimeMs, digest: file.digest });
+        };
         const options = {
           ...(owner ? { owner } : {}),
           ...(chmod ? { mode: chmod } : {}),
           ...(exclude ? { exclude } : {}),
+          ...(made ? { record } : {}),
         };
         const copyFrom = async (source: SourceTree | undefined) => {
           for (const sel of selections) {
@@ -1445,6 +1576,7 @@ class BuildSession {
         };
         if (fromLayers) await this.#withView(fromLayers, (dir) => copyFrom(new DiskTree(dir)));
         else await copyFrom(tree);
+        if (made) manifest = made;
         if (c.sourceContents.length > 0) {
           const docDir = await mkdtemp(join(this.#scratch, 'heredoc-'));
           try {
@@ -1462,9 +1594,110 @@ class BuildSession {
           }
         }
       },
-      { independent: link },
+      { independent: link, ...(reuse ? { reuse } : {}) },
     );
     image.addHistory(message, true, true);
+  }
+
+  /**
+   * Copy reuse for a context COPY (fs/copy-reuse.ts): fills a step's snapshot from the last one
+   * its instruction (`family`: the COPY on its parent) made, when that one had the same `shape`
+   * and the same parent layers, and records each new one. `manifest` is the manifest of the
+   * layer this step makes (the copy's or the clone's).
+   */
+  #copyReuse(
+    family: string,
+    shape: string,
+    noCache: boolean,
+    manifest: () => CopyManifest | undefined,
+    setManifest: (made: CopyManifest) => void,
+  ): LayerReuse {
+    let splice: ReturnType<LayerReuse['splice']>;
+    return {
+      splice: () => splice,
+      fill: async (upper, parents) => {
+        // --no-cache asks for the copy itself: what it makes is recorded, nothing is reused
+        if (noCache) return false;
+        const prior = this.#s.cache.copyLayer(family);
+        if (prior?.shape !== shape) return false;
+        await Promise.all(parents.map((l) => l.ready));
+        if ((chainId(parents.map((l) => l.digest)) ?? '') !== prior.parentChain) return false;
+        const old = await this.#committedDir(prior.snapshot);
+        if (!old) {
+          this.#s.cache.forgetCopyLayer(family, prior.snapshot);
+          return false;
+        }
+        try {
+          const { cloneCopyLayer, decodeManifest } = await tools();
+          const context = this.#buildContext();
+          const index = context.index();
+          const result = await cloneCopyLayer(old.dir, upper, decodeManifest(prior.entries), (source) => {
+            const file = context.file(source);
+            if (!file) return undefined;
+            const e = file.entry;
+            return {
+              type: e.type,
+              mtimeMs: e.mtimeMs,
+              atimeMs: e.mtimeMs,
+              digest: file.digest,
+              absolute: index.absolute(source),
+            };
+          });
+          trace(`copy reuse: ${result.linked} linked, ${result.copied} copied`);
+          setManifest(result.manifest);
+          splice = { diffId: prior.diffId, linked: result.linkedPaths, entries: result.entries };
+          return true;
+        } finally {
+          await old.release();
+        }
+      },
+      stored: async (layer) => {
+        const { encodeManifest } = await tools();
+        const made = manifest();
+        const entries = made && encodeManifest(made);
+        if (entries === undefined) return;
+        this.#s.cache.recordCopyLayer({ family, shape, ...layer, entries });
+      },
+    };
+  }
+
+  /**
+   * The directory holding committed snapshot `name`'s own files (its layer), found through a
+   * view, whose first lower directory it is; held by the build's lease from now on. Undefined
+   * when the snapshot is gone.
+   */
+  async #committedDir(name: string): Promise<{ dir: string; release: () => Promise<void> } | undefined> {
+    const snapshotter = await this.#s.snapshotter();
+    this.#s.leases.addResource(this.#lease, 'snapshot', name);
+    const key = `build-view-${process.pid}-${randomBytes(6).toString('hex')}`;
+    this.#s.leases.addResource(this.#lease, 'snapshot', key);
+    const release = async () => {
+      await snapshotter.remove(key).catch(() => {});
+      this.#s.leases.removeResource(this.#lease, 'snapshot', key);
+    };
+    let mounts: Awaited<ReturnType<Snapshotter['view']>>;
+    try {
+      mounts = await snapshotter.view(key, name, { labels: { 'wharf.build/pid': String(process.pid) } });
+    } catch (error) {
+      this.#s.leases.removeResource(this.#lease, 'snapshot', key);
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+    const only = mounts.length === 1 ? mounts[0] : undefined;
+    const dir =
+      only?.type === 'bind'
+        ? only.source
+        : only?.type === 'overlay'
+          ? only.options
+              .find((o) => o.startsWith('lowerdir='))
+              ?.slice('lowerdir='.length)
+              .split(':')[0]
+          : undefined;
+    if (dir === undefined) {
+      await release();
+      return undefined;
+    }
+    return { dir, release };
   }
 
   /**
@@ -1666,6 +1899,24 @@ class BuildSession {
       throw error;
     }
   }
+}
+
+/**
+ * How a layer step can fill its snapshot without running (copy reuse, fs/copy-reuse.ts).
+ */
+interface LayerReuse {
+  /**
+   * Fills the empty upper directory of the step's snapshot; false when there is nothing to reuse.
+   * Throws when it gave up half way (the snapshot is then discarded and the step runs).
+   */
+  fill(upper: string, parents: readonly LayerRef[]): Promise<boolean>;
+  /** The layer is stored (committed as `snapshot`): remember what made it. */
+  stored(layer: { snapshot: string; parentChain: string; diffId: Digest }): Promise<void>;
+  /**
+   * After a fill: the old layer blob and which of its entries the new tree shares (hard links),
+   * for making the new blob from it (fs/layer-splice.ts).
+   */
+  splice(): { diffId: Digest; linked: ReadonlySet<string>; entries: number } | undefined;
 }
 
 interface StageState {

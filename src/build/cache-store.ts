@@ -28,6 +28,16 @@
  *   build_mount_digests  content digests of `RUN --mount=from=stage` sources
  *     key TEXT PK          sha256 of (chain ID of the stage's layers, source path)
  *     digest TEXT          the content digest (fs/tree-digest.ts)
+ *   build_copy_layers    the last snapshot each context COPY made (migration
+ *                        `build-3-copy-reuse`, see fs/copy-reuse.ts): what the next run of that
+ *                        COPY, with the same shape but changed files, hard-links files from
+ *     family TEXT PK       sha256 of the instruction as written and its parent's key
+ *     shape TEXT           sha256 of the step with file contents left out
+ *     snapshot TEXT        the committed snapshot holding the layer (`build-layer-…`)
+ *     parent_chain TEXT    chain ID of the layers it was made on ('' for none)
+ *     diff_id TEXT         its layer (the row goes when no cache record names it any more)
+ *     entries TEXT         one line per target: `path\tsource\tmtime\tdigest` (copy-reuse.ts)
+ *     created_at INTEGER   ms
  *
  * @example
  * const cache = BuildCacheStore.open(engine.db, engine.leases, engine.content);
@@ -85,7 +95,34 @@ export const BUILD_MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    name: 'build-3-copy-reuse',
+    up(db) {
+      db.exec(`
+        CREATE TABLE build_copy_layers (
+          family TEXT PRIMARY KEY,
+          shape TEXT NOT NULL,
+          snapshot TEXT NOT NULL,
+          parent_chain TEXT NOT NULL,
+          diff_id TEXT NOT NULL,
+          entries TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
+
+/** The snapshot a context COPY made last, with what each of its targets came from. */
+export interface CopyLayerRecord {
+  family: string;
+  shape: string;
+  snapshot: string;
+  parentChain: string;
+  diffId: Digest;
+  /** The encoded manifest (copy-reuse.ts). */
+  entries: string;
+}
 
 export interface CacheRecord {
   key: string;
@@ -139,6 +176,7 @@ export class BuildCacheStore {
   readonly #db: MetadataDatabase;
   readonly #leases: LeaseStore;
   readonly #content: ContentStore;
+  #lookup: ReturnType<MetadataDatabase['sql']['prepare']> | undefined;
 
   private constructor(db: MetadataDatabase, leases: LeaseStore, content: ContentStore) {
     this.#db = db;
@@ -174,9 +212,9 @@ export class BuildCacheStore {
    * blob is gone (deleted behind the cache's back) is dropped: a miss, never a broken layer.
    */
   async lookup(key: string): Promise<CacheRecord | undefined> {
-    const row = this.#db.sql.prepare('SELECT * FROM build_cache WHERE key = ?').get(key) as
-      | CacheRow
-      | undefined;
+    // one statement for every step of the build
+    this.#lookup ??= this.#db.sql.prepare('SELECT * FROM build_cache WHERE key = ?');
+    const row = this.#lookup.get(key) as CacheRow | undefined;
     if (!row) return undefined;
     // A stat, synchronously: a thread-pool round trip per step showed in cached rebuilds.
     if (!existsSync(this.#content.blobPath(row.diff_id as Digest))) {
@@ -213,6 +251,56 @@ export class BuildCacheStore {
         .run(record.key, record.diffId, record.size, record.createdAt, Date.now(), record.description);
       this.#leases.addResource(BUILD_CACHE_LEASE, 'content', record.diffId);
     });
+  }
+
+  /** The last layer the context COPY `family` made, if recorded. */
+  copyLayer(family: string): CopyLayerRecord | undefined {
+    const row = this.#db.sql
+      .prepare(
+        'SELECT shape, snapshot, parent_chain, diff_id, entries FROM build_copy_layers WHERE family = ?',
+      )
+      .get(family) as
+      | { shape: string; snapshot: string; parent_chain: string; diff_id: string; entries: string }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      family,
+      shape: row.shape,
+      snapshot: row.snapshot,
+      parentChain: row.parent_chain,
+      diffId: row.diff_id as Digest,
+      entries: row.entries,
+    };
+  }
+
+  /** Remembers the layer a context COPY made (replacing the one it made before). */
+  recordCopyLayer(record: CopyLayerRecord): void {
+    this.#db.write(() =>
+      this.#db.sql
+        .prepare(
+          `INSERT OR REPLACE INTO build_copy_layers
+             (family, shape, snapshot, parent_chain, diff_id, entries, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          record.family,
+          record.shape,
+          record.snapshot,
+          record.parentChain,
+          record.diffId,
+          record.entries,
+          Date.now(),
+        ),
+    );
+  }
+
+  /** Forgets a COPY layer whose snapshot is gone. */
+  forgetCopyLayer(family: string, snapshot: string): void {
+    this.#db.write(() =>
+      this.#db.sql
+        .prepare('DELETE FROM build_copy_layers WHERE family = ? AND snapshot = ?')
+        .run(family, snapshot),
+    );
   }
 
   list(): CacheRecord[] {
@@ -268,6 +356,10 @@ export class BuildCacheStore {
       const victims = this.list().filter((r) => !shared.has(r.diffId));
       const del = this.#db.sql.prepare('DELETE FROM build_cache WHERE key = ?');
       for (const r of victims) del.run(r.key);
+      // copy reuse is build cache too: it goes with the records of its layer
+      this.#db.sql
+        .prepare('DELETE FROM build_copy_layers WHERE diff_id NOT IN (SELECT diff_id FROM build_cache)')
+        .run();
       const still = new Set(
         this.#db.sql.prepare('SELECT DISTINCT diff_id FROM build_cache').pluck().all() as string[],
       );

@@ -86,7 +86,11 @@ export interface RunStepResult {
    * copy up; after unmounting, `pruneCopiedUpDirs` drops those left empty from the upper dir.
    */
   copiedUp: string[];
-  /** Those of `copiedUp` seen to show the lower directory's entries, so not opaque. */
+  /**
+   * Those of `copiedUp` that need no look at their overlay attributes before being pruned: seen
+   * to show the lower directory's entries (so not opaque), or whose lower directory was empty
+   * (opaque or not, an empty copy of an empty directory shows nothing the lower one does not).
+   */
   transparent: string[];
 }
 
@@ -211,7 +215,13 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       for (let p = stub.slice(0, stub.lastIndexOf('/')); p !== ''; p = p.slice(0, p.lastIndexOf('/')))
         parents.add(p);
     }
-    for (const p of parents) if (!stubs.includes(p) && !exists(`${options.upperDir}${p}`)) copiedUp.push(p);
+    for (const p of parents) {
+      if (stubs.includes(p) || exists(`${options.upperDir}${p}`)) continue;
+      copiedUp.push(p);
+      // not in the upper directory yet: what the mount shows is the lower directory
+      if (listOrEmpty(`${options.rootfs}/${resolveRelative(options.rootfs, p)}`).length === 0)
+        transparent.push(p);
+    }
   }
   try {
     const hosts = join(bundle, 'hosts');
@@ -288,14 +298,17 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     return result;
   } finally {
     const runtime = options.runtime;
-    // `run` deletes the container when it exits; a failed start may leave it behind.
-    await new Promise<void>((resolve) => {
-      const child = spawn(runtime.binary, [...runtime.globalArgs(), 'delete', '--force', id], {
-        stdio: 'ignore',
+    // `run` deletes the container when it exits; a failed start may leave it behind (its state
+    // directory, which both crun and runc keep at <root>/<id>, tells).
+    if (exists(join(runtime.stateDir, id))) {
+      await new Promise<void>((resolve) => {
+        const child = spawn(runtime.binary, [...runtime.globalArgs(), 'delete', '--force', id], {
+          stdio: 'ignore',
+        });
+        child.on('error', () => resolve());
+        child.on('close', () => resolve());
       });
-      child.on('error', () => resolve());
-      child.on('close', () => resolve());
-    });
+    }
     const cgroups = removeCgroupTree(cgroupsPath).catch(() => {});
     if (options.defer) options.defer(cgroups);
     else await cgroups;
@@ -304,7 +317,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       for (const p of copiedUp) {
         const merged = listOrEmpty(`${options.rootfs}/${resolveRelative(options.rootfs, p)}`);
         const upper = new Set(listOrEmpty(`${options.upperDir}${p}`));
-        if (merged.some((name) => !upper.has(name))) transparent.push(p);
+        if (!transparent.includes(p) && merged.some((name) => !upper.has(name))) transparent.push(p);
       }
     }
     rmSync(bundle, { recursive: true, force: true });

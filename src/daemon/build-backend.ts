@@ -5,6 +5,9 @@
  * content is written), then built as a directory context; the builder's progress is turned into
  * the classic builder's `Step N/M : ...` output (classic-build-output.ts).
  *
+ * The sync hands the builder the lstat of every entry it left (its walk of the context then only
+ * lists directories), so what follows the last byte of the upload is the build itself.
+ *
  * Context directories are slots, `$root/build/tmp/api-context-N`, the lowest free one taken by
  * each build. A slot keeps the context of its last build (up to 1 GiB), so the next build from
  * the same client writes only the files that changed and the builder's file-digest cache (one row
@@ -160,6 +163,8 @@ export class DaemonBuildBackend implements BuildBackend {
       }
       const result = await this.#service.buildFrom({
         context: { directory: slot.dir },
+        // what the sync just wrote or checked: the builder's walk of the context stats nothing again
+        ...(synced.entries ? { contextStats: synced.entries } : {}),
         dockerfile: { path },
         buildArgs,
         ...(request.target ? { target: request.target } : {}),

@@ -35,6 +35,7 @@ import {
   closeSync,
   fchmodSync,
   constants as fsConstants,
+  fstatSync,
   futimesSync,
   linkSync,
   lstatSync,
@@ -73,6 +74,12 @@ export interface ContextSyncStats {
   removed: number;
   /** Bytes of the regular files in the tar. */
   bytes: number;
+  /**
+   * The lstat of every entry of the directory after the sync, by relative path (what the
+   * builder's context walk would ask again); undefined when the sync cannot vouch for them (a
+   * context with hard links, whose link counts moved, or one unpacked by GNU tar).
+   */
+  entries?: Map<string, Stats>;
 }
 
 type TarEntry = AsyncIterable<Buffer> & { header: tar.Header; resume(): void };
@@ -183,7 +190,7 @@ export async function syncContext(
   }
   sync.removeUnseen();
   sync.finishDirectories();
-  return sync.stats;
+  return sync.result();
 }
 
 /** One sync of a tar into a directory (see the file comment). */
@@ -196,6 +203,9 @@ class DirectorySync {
   /** Directory entries, for their mode and mtime at the end. */
   readonly #directoryHeaders: Array<{ path: string; mode: number; mtime: Date | undefined }> = [];
   readonly stats: ContextSyncStats = { files: 0, kept: 0, written: 0, removed: 0, bytes: 0 };
+  /** The lstat of each path once this sync is done with it (see ContextSyncStats.entries). */
+  readonly #final = new Map<string, Stats>();
+  #hardlinks = false;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -226,12 +236,24 @@ class DirectorySync {
     if (type === 'symlink') {
       entry.resume();
       this.#symlink(full, header);
+      this.#final.set(path, lstatSync(full));
     } else if (type === 'link') {
       entry.resume();
       this.#hardlink(full, header);
+      this.#hardlinks = true;
     } else {
-      await this.#file(full, header, entry);
+      this.#final.set(path, await this.#file(full, header, entry));
     }
+  }
+
+  /** The counts, and the entries' lstat when they can be vouched for. */
+  result(): ContextSyncStats {
+    if (this.#hardlinks) return this.stats;
+    // directories got their mode and mtime last, and their parents made on the way none
+    for (const [path, kind] of this.#seen) {
+      if (kind === 'directory') this.#final.set(path, lstatSync(join(this.#dir, path)));
+    }
+    return { ...this.stats, entries: this.#final };
   }
 
   /** Every parent of `path` a real directory (made, or replacing what an earlier context left). */
@@ -303,7 +325,8 @@ class DirectorySync {
     linkSync(target, full);
   }
 
-  async #file(full: string, header: tar.Header, entry: TarEntry): Promise<void> {
+  /** Keeps or writes a regular file; returns its lstat as left. */
+  async #file(full: string, header: tar.Header, entry: TarEntry): Promise<Stats> {
     const size = header.size ?? 0;
     const mode = (header.mode ?? 0o644) & 0o7777;
     this.stats.files++;
@@ -314,24 +337,29 @@ class DirectorySync {
       for await (const chunk of entry) chunks.push(chunk);
       const incoming = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       if (st.nlink === 1 && sameBytes(full, incoming)) {
-        if ((st.mode & 0o7777) !== mode) chmodSync(full, mode);
-        setTimes(full, st, header.mtime, false);
+        let changed = false;
+        if ((st.mode & 0o7777) !== mode) {
+          chmodSync(full, mode);
+          changed = true;
+        }
+        if (setTimes(full, st, header.mtime, false)) changed = true;
         this.stats.kept++;
-        return;
+        return changed ? lstatSync(full) : st;
       }
       rmSync(full, { force: true });
-      writeNewFile(full, mode, header.mtime, [incoming]);
-    } else {
-      if (st) rmSync(full, { recursive: true, force: true });
-      const fd = createExclusive(full, mode);
-      try {
-        for await (const chunk of entry) writeAll(fd, chunk);
-        finishFile(fd, mode, header.mtime);
-      } finally {
-        closeSync(fd);
-      }
+      this.stats.written++;
+      return writeNewFile(full, mode, header.mtime, [incoming]);
     }
-    this.stats.written++;
+    if (st) rmSync(full, { recursive: true, force: true });
+    const fd = createExclusive(full, mode);
+    try {
+      for await (const chunk of entry) writeAll(fd, chunk);
+      finishFile(fd, mode, header.mtime);
+      this.stats.written++;
+      return fstatSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Removes what the tar did not name (a file of an earlier context that is gone now). */
@@ -386,11 +414,13 @@ function finishFile(fd: number, mode: number, mtime: Date | undefined): void {
   if (mtime) futimesSync(fd, mtime, mtime);
 }
 
-function writeNewFile(full: string, mode: number, mtime: Date | undefined, chunks: Buffer[]): void {
+/** Writes a new file; returns its stat. */
+function writeNewFile(full: string, mode: number, mtime: Date | undefined, chunks: Buffer[]): Stats {
   const fd = createExclusive(full, mode);
   try {
     for (const chunk of chunks) writeAll(fd, chunk);
     finishFile(fd, mode, mtime);
+    return fstatSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -412,12 +442,16 @@ function sameBytes(full: string, bytes: Buffer): boolean {
   }
 }
 
-/** Sets the mtime from the tar unless it already is (setting it would move the ctime). */
-function setTimes(path: string, st: Stats | undefined, mtime: Date | undefined, link: boolean): void {
-  if (!mtime) return;
-  if (st && Math.abs(st.mtimeMs - mtime.getTime()) < 1) return;
+/**
+ * Sets the mtime from the tar unless it already is (setting it would move the ctime); true when
+ * it set it.
+ */
+function setTimes(path: string, st: Stats | undefined, mtime: Date | undefined, link: boolean): boolean {
+  if (!mtime) return false;
+  if (st && Math.abs(st.mtimeMs - mtime.getTime()) < 1) return false;
   if (link) lutimesSync(path, mtime, mtime);
   else utimesSync(path, mtime, mtime);
+  return true;
 }
 
 /** bzip2, xz and zstd contexts: GNU tar reads them (told which, as it cannot guess from a pipe). */

@@ -11,10 +11,11 @@
  * context.save();
  */
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import type { DockerIgnore, IgnoreMatchInfo } from '../../dockerfile/dockerignore.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
 import { ContextTree } from '../fs/source-tree.ts';
-import { ContextIndex } from './context-index.ts';
+import { type ContextFile, ContextIndex } from './context-index.ts';
 import { FileDigests } from './file-digests.ts';
 
 export interface SelectionFilter {
@@ -30,10 +31,14 @@ export class BuildContext {
   #digests: FileDigests | undefined;
   #tree: ContextTree | undefined;
 
-  constructor(dir: string, ignore: DockerIgnore, db: MetadataDatabase) {
+  readonly #known: ReadonlyMap<string, Stats> | undefined;
+
+  /** `known`: current lstat results of the context's entries, when the caller has them (ContextIndex.walk). */
+  constructor(dir: string, ignore: DockerIgnore, db: MetadataDatabase, known?: ReadonlyMap<string, Stats>) {
     this.dir = dir;
     this.#ignore = ignore;
     this.#db = db;
+    this.#known = known;
   }
 
   get loaded(): boolean {
@@ -41,7 +46,7 @@ export class BuildContext {
   }
 
   index(): ContextIndex {
-    this.#index ??= ContextIndex.walk(this.dir, this.#ignore);
+    this.#index ??= ContextIndex.walk(this.dir, this.#ignore, this.#known);
     return this.#index;
   }
 
@@ -57,9 +62,26 @@ export class BuildContext {
 
   /** The digest of what copying `rel` (already resolved) selects. */
   selectionDigest(rel: string, filter: SelectionFilter): string {
+    return this.selection(rel, filter).digest;
+  }
+
+  /**
+   * The content digest of what copying `rel` selects, and its *shape*: the same walk with the
+   * bytes of regular files left out (paths, types, modes, link targets and devices stay). Two
+   * selections of one shape make a copy do the same things, only with other file contents: what
+   * copy reuse (copy-reuse.ts) relies on. `plain` is false when the selection holds anything
+   * but directories, symlinks and regular files with one name (hard links, devices, fifos,
+   * sockets), which reuse leaves to the full copy.
+   */
+  selection(rel: string, filter: SelectionFilter): { digest: string; shape: string; plain: boolean } {
     const index = this.index();
     const digests = this.digests();
+    // the lines are hashed in batches: one native call per line cost more than the hashing
+    let lines = '';
+    let shapeLines = '';
     const hash = createHash('sha256');
+    const shape = createHash('sha256');
+    let plain = true;
     const visit = (
       path: string,
       components: string,
@@ -90,10 +112,22 @@ export class BuildContext {
       if (!e) return;
       if (!include && e.type !== 'directory') return;
       let what = '';
-      if (e.type === 'file') what = e.hardlinkTo !== undefined ? `link:${e.hardlinkTo}` : digests.digest(e);
-      else if (e.type === 'symlink') what = e.linkTarget ?? '';
-      else if (e.type === 'char-device' || e.type === 'block-device') what = String(e.rdev);
-      hash.update(`${components}\0${include ? 'i' : 'p'}\0${e.type}\0${e.mode.toString(8)}\0${what}\n`);
+      let form = '';
+      if (e.type === 'file') {
+        if (e.hardlinkTo !== undefined) what = form = `link:${e.hardlinkTo}`;
+        else what = digests.digest(e);
+        if (e.nlink > 1) plain = false;
+      } else if (e.type === 'symlink') what = form = e.linkTarget ?? '';
+      else if (e.type === 'char-device' || e.type === 'block-device') what = form = String(e.rdev);
+      if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') plain = false;
+      const line = `${components}\0${include ? 'i' : 'p'}\0${e.type}\0${e.mode.toString(8)}\0`;
+      lines += `${line}${what}\n`;
+      shapeLines += `${line}${form}\n`;
+      if (lines.length > 1 << 16) {
+        hash.update(lines);
+        shape.update(shapeLines);
+        lines = shapeLines = '';
+      }
       if (e.type !== 'directory') return;
       if (excluded && !(filter.exclude?.hasExclusions ?? false)) return;
       for (const name of index.children(path)) {
@@ -106,7 +140,16 @@ export class BuildContext {
       }
     };
     visit(rel, '');
-    return `sha256:${hash.digest('hex')}`;
+    hash.update(lines);
+    shape.update(shapeLines);
+    return { digest: `sha256:${hash.digest('hex')}`, shape: `sha256:${shape.digest('hex')}`, plain };
+  }
+
+  /** The context entry at `path` with its content digest (files), for copy reuse. */
+  file(path: string): { entry: ContextFile; digest: string } | undefined {
+    const entry = this.index().get(path);
+    if (!entry) return undefined;
+    return { entry, digest: entry.type === 'file' ? this.digests().digest(entry) : '' };
   }
 
   /** Persists the file digests computed in this build. */

@@ -18,6 +18,7 @@ import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from '
 import type { DockerIgnore, IgnoreMatchInfo } from '../../dockerfile/dockerignore.ts';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import type { PathKind } from '../../image/layer/root-path.ts';
+import { sortByBytes } from '../fs/sort-by-bytes.ts';
 
 export type ContextFileType =
   | 'file'
@@ -58,9 +59,6 @@ function typeOf(st: Stats): ContextFileType {
   return 'block-device';
 }
 
-/** Go sorts names by bytes, not UTF-16 units. */
-const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
 export class ContextIndex {
   /** The real path of the context directory. */
   readonly root: string;
@@ -71,8 +69,12 @@ export class ContextIndex {
     this.root = root;
   }
 
-  /** Walks `dir` (symlinks to it resolved) minus what `ignore` excludes. */
-  static walk(dir: string, ignore: DockerIgnore): ContextIndex {
+  /**
+   * Walks `dir` (symlinks to it resolved) minus what `ignore` excludes. `known` holds lstat
+   * results, by relative path, that are current (a daemon that has just written the directory
+   * says what it wrote): those paths are not asked again.
+   */
+  static walk(dir: string, ignore: DockerIgnore, known?: ReadonlyMap<string, Stats>): ContextIndex {
     let top: string;
     try {
       top = realpathSync(dir);
@@ -115,12 +117,12 @@ export class ContextIndex {
         if (excludedDir && isErrno(error, 'EACCES')) return;
         throw error;
       }
-      names.sort(byBytes);
+      sortByBytes(names);
       for (const name of names) {
         const rel = dirRel === '' ? name : `${dirRel}/${name}`;
         let st: Stats;
         try {
-          st = lstatSync(`${top}/${rel}`);
+          st = known?.get(rel) ?? lstatSync(`${top}/${rel}`);
         } catch (error) {
           if (isErrno(error, 'ENOENT')) continue; // removed while walking
           throw error;

@@ -51,6 +51,8 @@ export class FileDigests {
   readonly #root: string;
   /** Stored lines by relative path (`stat\tdigest` after the path). */
   #known: Map<string, string> | undefined;
+  /** Stored digests already checked against an entry's stat data (a COPY asks again). */
+  readonly #checked = new WeakMap<ContextFile, string>();
   /** Digests computed in this build, by relative path, with their stat key. */
   readonly #fresh = new Map<string, { stat: string; digest: string; racy: boolean }>();
   /** Files hashed now, for the progress line. */
@@ -83,6 +85,8 @@ export class FileDigests {
   digest(entry: ContextFile): string {
     const fresh = this.#fresh.get(entry.path);
     if (fresh) return fresh.digest;
+    const known = this.#checked.get(entry);
+    if (known !== undefined) return known;
     const stat = statKey(entry);
     const line = this.#load().get(entry.path);
     if (
@@ -91,7 +95,9 @@ export class FileDigests {
       line.startsWith(stat) &&
       line[stat.length] === '\t'
     ) {
-      return line.slice(stat.length + 1);
+      const digest = line.slice(stat.length + 1);
+      this.#checked.set(entry, digest);
+      return digest;
     }
     const readAt = Date.now();
     const digest = hashFile(`${this.#root}/${entry.path}`);

@@ -63,6 +63,12 @@ export interface CopyOptions {
   include?: DockerIgnore;
   /** `--exclude`. */
   exclude?: DockerIgnore;
+  /**
+   * Told of every entry written or given a source entry's metadata (at least its times): the
+   * target's absolute path and the source's path in the tree. What the build's copy reuse
+   * (copy-reuse.ts) needs to know which source entry each target of a layer came from.
+   */
+  record?: (target: string, source: string) => void;
 }
 
 /** Go's filepath.Split: the directory keeps its trailing slash. */
@@ -264,7 +270,11 @@ export class Copier {
       !(st.type === 'file' && st.inode !== undefined && this.#inodes.get(st.inode) !== target)
     ) {
       this.#copyFileInfo(st, target, fresh);
-    } else if (restoreTime && targetStat) setTimes(target, st);
+      this.#options.record?.(target, src);
+    } else if (restoreTime && targetStat) {
+      setTimes(target, st);
+      this.#options.record?.(target, src);
+    }
   }
 
   #createParentDirs(tree: SourceTree, overwriteMeta: boolean): void {
@@ -273,7 +283,10 @@ export class Copier {
       const st = tree.stat(parent.src);
       if (st?.type !== 'directory') throw new InvalidArgumentError(`/${parent.src} is not a directory`);
       const created = copyDirectoryOnly(parent.dst, st, overwriteMeta);
-      if (created) this.#copyFileInfo(st, parent.dst, true);
+      if (created) {
+        this.#copyFileInfo(st, parent.dst, true);
+        this.#options.record?.(parent.dst, parent.src);
+      }
       parent.copied = true;
     }
   }

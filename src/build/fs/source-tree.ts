@@ -13,6 +13,7 @@ import { isErrno } from '../../errors/index.ts';
 import type { PathKind } from '../../image/layer/root-path.ts';
 import type { ContextFileType, ContextIndex } from '../context/context-index.ts';
 import { diskPathKind } from './root-path.ts';
+import { sortByBytes } from './sort-by-bytes.ts';
 
 export interface SourceStat {
   type: ContextFileType;
@@ -99,8 +100,6 @@ function typeOf(st: Stats): ContextFileType {
   return 'block-device';
 }
 
-const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
 /** A root filesystem on disk (another stage's or an image's, mounted read-only). */
 export class DiskTree implements SourceTree {
   readonly root: string;
@@ -141,6 +140,6 @@ export class DiskTree implements SourceTree {
   }
 
   children(rel: string): readonly string[] {
-    return readdirSync(this.absolute(rel)).sort(byBytes);
+    return sortByBytes(readdirSync(this.absolute(rel)));
   }
 }

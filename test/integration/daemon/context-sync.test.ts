@@ -155,6 +155,37 @@ describe('syncContext', () => {
     assert.deepEqual(describeTree(dir), describeTree(join(work, 'expected-2')));
   });
 
+  it('hands over the lstat of every entry as the sync left it, unless the tar has hard links', async () => {
+    const signal = new AbortController().signal;
+    const dir = join(work, 'entries');
+    const withoutLinks = (entries: Entry[]) => entries.filter((e) => e.type !== 'link');
+    for (const entries of [withoutLinks(FIRST), withoutLinks(SECOND), withoutLinks(SECOND)]) {
+      const synced = await syncContext(chunksOf(await tarOf(entries)), dir, { signal });
+      assert.ok(synced.entries, 'entries handed over');
+      const walked = new Map<string, string>();
+      const walk = (relative: string) => {
+        for (const name of readdirSync(join(dir, relative))) {
+          const path = relative === '' ? name : `${relative}/${name}`;
+          const st = lstatSync(join(dir, path));
+          walked.set(path, [st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev, st.nlink].join(' '));
+          if (st.isDirectory()) walk(path);
+        }
+      };
+      walk('');
+      for (const [path, expected] of walked) {
+        const st = synced.entries.get(path);
+        assert.ok(st, `${path} handed over`);
+        assert.equal(
+          [st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev, st.nlink].join(' '),
+          expected,
+          path,
+        );
+      }
+    }
+    const linked = await syncContext(chunksOf(await tarOf(SECOND)), dir, { signal });
+    assert.equal(linked.entries, undefined, 'a hard link moves link counts: nothing handed over');
+  });
+
   it('reads gzip contexts and the docker CLI tar that ends without padding or end blocks', async () => {
     const signal = new AbortController().signal;
     const bytes = await tarOf([
