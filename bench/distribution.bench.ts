@@ -12,7 +12,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -117,6 +117,10 @@ async function unmountUnder(dir: string): Promise<void> {
   for (const target of mounts) spawnSync('umount', ['-l', target]);
 }
 
+// other work on the machine skews both sides: print the load with the figures
+const startLoad = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(', ');
 const work = await mkdtemp(join(tmpdir(), 'wharf-distribution-bench-'));
 const registries: DistributionRegistry[] = [];
 try {
@@ -197,7 +201,12 @@ try {
     process.stdout.write(`run ${i + 1}/${RUNS} done\n`);
   }
   console.log(
-    `\nmedians of ${RUNS} runs, ${LAYERS} layers, ${(LAYERS * LAYER_BYTES) / 1e6} MB (${(compressed / 1e6).toFixed(1)} MB gzip):`,
+    `\nload average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')} (${startLoad} at the start)`,
+  );
+  console.log(
+    `medians of ${RUNS} runs, ${LAYERS} layers, ${(LAYERS * LAYER_BYTES) / 1e6} MB (${(compressed / 1e6).toFixed(1)} MB gzip):`,
   );
   const medians: Record<string, number> = {};
   for (const [name, values] of Object.entries(results)) {

@@ -85,12 +85,16 @@ export class RegistryAuthorizer {
 
   /**
    * Takes a 401's challenge into account. Returns true when the request is worth sending again
-   * (new authorization was obtained), false when nothing more can be tried.
+   * (new authorization was obtained), false when nothing more can be tried. `sent` is the
+   * Authorization the refused request carried: requests sent at once before the first challenge
+   * was answered (the layers of a push) all come back 401 without one, and each is worth sending
+   * again with what the first challenge obtained; only a refusal of what we have now is final.
    */
   async challenge(
     header: string | readonly string[] | undefined,
     scopes: readonly string[],
     signal?: AbortSignal,
+    sent?: string,
   ): Promise<boolean> {
     const challenges = parseWwwAuthenticate(header);
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
@@ -102,8 +106,11 @@ export class RegistryAuthorizer {
       this.#service = bearer.params.service;
       const wanted = scopes.length > 0 ? scopes : bearer.params.scope ? bearer.params.scope.split(' ') : [];
       const key = scopeKey(wanted);
-      // a token we already used for these scopes was refused: asking again gives the same answer
-      if (sameRealm && this.#tokens.has(key)) {
+      const cached = sameRealm ? this.#tokens.get(key) : undefined;
+      if (cached) {
+        // a newer token than the request carried: send it again with that one
+        if (sent !== `Bearer ${cached.token}`) return true;
+        // the token we have for these scopes was refused: asking again gives the same answer
         this.#tokens.delete(key);
         return false;
       }
@@ -111,7 +118,10 @@ export class RegistryAuthorizer {
       return true;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
-      if (this.#scheme === 'basic') return false;
+      if (this.#scheme === 'basic') {
+        // refused with the credentials: final; sent without them (before the first challenge): again
+        return sent === undefined && (await this.#credentialsOnce()) !== undefined;
+      }
       this.#scheme = 'basic';
       return (await this.#credentialsOnce()) !== undefined;
     }

@@ -27,9 +27,11 @@
  * const result = await transfer.pull('localhost:5000/app:1', { progress: (e) => renderer.write(e) });
  * result.reference; // 'localhost:5000/app:1'
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { ContentStore } from '../content/content-store.ts';
 import { CredentialStore } from '../distribution/credential-store.ts';
 import { HttpTransport } from '../distribution/http-transport.ts';
@@ -42,7 +44,7 @@ import { rephraseError } from '../distribution/registry-errors.ts';
 import { verifyContent } from '../distribution/verify-content.ts';
 import { FailedPreconditionError, InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
 import type { ImageStore } from '../image/image-store.ts';
-import { openDecompressed } from '../image/layer/compression.ts';
+import { detectCompression, openDecompressed } from '../image/layer/compression.ts';
 import { unpackLayers } from '../image/layer/unpack.ts';
 import type { LeaseStore } from '../metadata/lease-store.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
@@ -71,6 +73,12 @@ export const SOURCE_LABEL_PREFIX = 'containerd.io/distribution.source.';
 /** Docker's defaults: `max-concurrent-downloads` 3, `max-concurrent-uploads` 5. */
 const DEFAULT_DOWNLOADS = 3;
 const DEFAULT_UPLOADS = 5;
+/** Read size when a committed layer is handed to the unpacker. */
+const EXTRACT_BLOCK = 1024 * 1024;
+/** Bytes handed to the unpacker between two turns of the event loop. */
+const EXTRACT_TURN = 4 * EXTRACT_BLOCK;
+/** Bytes a download may run ahead of its partial file. */
+const PARTIAL_LAG = 4 * 1024 * 1024;
 
 export interface ImageTransferOptions {
   root: string;
@@ -132,6 +140,9 @@ interface CompressedBlob {
   size: number;
   mediaType: string;
 }
+
+/** A layer the registry has (or could mount), or the upload session a refused mount opened. */
+type FoundInRegistry = { blob: CompressedBlob } | { location: URL | undefined };
 
 /** Runs `tasks` with at most `limit` at once; rejects with the first failure once all settled. */
 async function runBounded<T>(
@@ -371,16 +382,36 @@ export class ImageTransferService {
     }
   }
 
-  /** A stream of the committed layer for the unpacker, reported as `Extracting`. */
+  /**
+   * The committed layer for the unpacker, reported as `Extracting`. Read synchronously in 1 MiB
+   * blocks, as the layer applier reads a file path: a stream's 64 KiB reads cost a thread-pool
+   * round trip each, during which the applier has nothing to do. Every few MiB the event loop
+   * gets a turn, so the downloads still running are not held up for a whole layer. A plain tar
+   * (what the content store holds for pulled layers) is read into one reused buffer: the applier's
+   * tar reader and hash are done with a chunk once they ask for the next one, and fresh 1 MiB
+   * buffers cost a page fault per 4 KiB. A decompressor keeps its input, so a compressed blob
+   * gets fresh ones.
+   */
   async #extracting(diffId: Digest, bar: LayerProgress): Promise<AsyncIterable<Uint8Array>> {
     const total = (await this.#content.info(diffId)).size;
-    const stream = await this.#content.read(diffId);
+    const path = this.#content.blobPath(diffId);
     return (async function* () {
-      let current = 0;
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        current += chunk.byteLength;
-        bar.bytes('Extracting', current, total);
-        yield chunk;
+      const fd = openSync(path, 'r');
+      try {
+        let current = 0;
+        let reused: Buffer | undefined;
+        for (;;) {
+          const block = reused ?? Buffer.allocUnsafeSlow(EXTRACT_BLOCK);
+          const n = readSync(fd, block, 0, block.length, null);
+          if (n === 0) return;
+          if (current === 0 && detectCompression(block.subarray(0, n)) === 'none') reused = block;
+          current += n;
+          bar.bytes('Extracting', current, total);
+          if (current % EXTRACT_TURN < n) await setImmediatePromise();
+          yield n === block.length ? block : block.subarray(0, n);
+        }
+      } finally {
+        closeSync(fd);
       }
     })();
   }
@@ -513,35 +544,55 @@ export class ImageTransferService {
     }
     const pushed: CompressedBlob[] = [];
     const inFlight = new Map<Digest, Promise<CompressedBlob>>();
+    const compression = options.compression ?? 'gzip';
+    // Layers are compressed side by side, each on its share of the CPUs when it starts: more
+    // blocks in flight than cores compress no faster and only cost threads and memory.
+    const cpus = availableParallelism();
+    let compressing = 0;
+    const pushLayer = async (layer: (typeof layers)[number], bar: LayerProgress): Promise<CompressedBlob> => {
+      const found = await this.#findInRegistry(client, ref, layer.diffId, bar, compression, options.signal);
+      if ('blob' in found) return found.blob;
+      compressing++;
+      try {
+        const threads = Math.max(1, Math.floor(cpus / compressing));
+        return await this.#uploadLayer(client, ref, layer.diffId, bar, {
+          compression,
+          threads,
+          location: found.location,
+          signal: options.signal,
+        });
+      } finally {
+        compressing--;
+      }
+    };
+    const config = {
+      mediaType: MediaType.OciConfig,
+      digest: image.id as Digest,
+      size: configBytes.byteLength,
+    };
+    // the config goes up beside the layers: it needs nothing from them
+    const configPushed = (async () => {
+      const stat = await client.statBlob(ref.path, config.digest, {
+        push: true,
+        ...signalOf(options.signal),
+      });
+      if (stat === undefined) {
+        await client.pushBlob(ref.path, configBytes, { digest: config.digest, ...signalOf(options.signal) });
+      }
+    })();
+    configPushed.catch(() => {}); // awaited below; a layer failing first must not leave it unhandled
     try {
       await runBounded(order, options.concurrency ?? DEFAULT_UPLOADS, async (i) => {
         const layer = layers[i]!;
         // the same layer twice in one image: push once
         let job = inFlight.get(layer.diffId);
         if (!job) {
-          job = this.#pushLayer(
-            client,
-            ref,
-            layer.diffId,
-            bars[i]!,
-            options.compression ?? 'gzip',
-            options.signal,
-          );
+          job = pushLayer(layer, bars[i]!);
           inFlight.set(layer.diffId, job);
         }
         pushed[i] = await job;
       });
-      const config = {
-        mediaType: MediaType.OciConfig,
-        digest: image.id as Digest,
-        size: configBytes.byteLength,
-      };
-      if (
-        (await client.statBlob(ref.path, config.digest, { push: true, ...signalOf(options.signal) })) ===
-        undefined
-      ) {
-        await client.pushBlob(ref.path, configBytes, { digest: config.digest, ...signalOf(options.signal) });
-      }
+      await configPushed;
       const manifest: OciManifest = {
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
@@ -564,46 +615,60 @@ export class ImageTransferService {
     }
   }
 
-  /** Makes the registry hold the compressed form of one local layer; returns its descriptor. */
-  async #pushLayer(
+  /**
+   * What the registry already has of one local layer: its compressed form in the repository
+   * ("Layer already exists") or mountable from a sibling repository ("Mounted from NAME"); else
+   * the upload session a refused mount opened, if any.
+   */
+  async #findInRegistry(
     client: RegistryClient,
     ref: Reference,
     diffId: Digest,
     bar: LayerProgress,
     compression: 'gzip' | 'none',
     signal: AbortSignal | undefined,
-  ): Promise<CompressedBlob> {
+  ): Promise<FoundInRegistry> {
     const info = await this.#content.info(diffId);
     const known =
       compression === 'none'
         ? { digest: diffId, size: info.size, mediaType: MediaType.OciLayer }
         : parseCompressed(info.labels[COMPRESSED_LABEL]);
-    let location: URL | undefined;
-    if (known) {
-      if (
-        (await client.statBlob(ref.path, known.digest, { push: true, ...signalOf(signal) })) !== undefined
-      ) {
-        bar.status('Layer already exists');
-        await this.#rememberSource(diffId, ref.domain, ref.path, known);
-        return known;
-      }
-      const sources = (info.labels[`${SOURCE_LABEL_PREFIX}${ref.domain}`] ?? '')
-        .split(',')
-        .filter((p) => p && p !== ref.path);
-      for (const from of sources) {
-        const mount = await client.mountBlob(ref.path, known.digest, from, signal).catch(() => undefined);
-        if (mount?.mounted) {
-          bar.status(`Mounted from ${from}`);
-          await this.#rememberSource(diffId, ref.domain, ref.path, known);
-          return known;
-        }
-        if (mount && !mount.mounted && mount.location) {
-          location = mount.location;
-          break;
-        }
-      }
+    if (!known) return { location: undefined };
+    if ((await client.statBlob(ref.path, known.digest, { push: true, ...signalOf(signal) })) !== undefined) {
+      bar.status('Layer already exists');
+      await this.#rememberSource(diffId, ref.domain, ref.path, known);
+      return { blob: known };
     }
-    const total = info.size;
+    const sources = (info.labels[`${SOURCE_LABEL_PREFIX}${ref.domain}`] ?? '')
+      .split(',')
+      .filter((p) => p && p !== ref.path);
+    for (const from of sources) {
+      const mount = await client.mountBlob(ref.path, known.digest, from, signal).catch(() => undefined);
+      if (mount?.mounted) {
+        bar.status(`Mounted from ${from}`);
+        await this.#rememberSource(diffId, ref.domain, ref.path, known);
+        return { blob: known };
+      }
+      if (mount && !mount.mounted && mount.location) return { location: mount.location };
+    }
+    return { location: undefined };
+  }
+
+  /** Uploads one local layer (gzip-compressed on `threads` threads, or as it is); returns its descriptor. */
+  async #uploadLayer(
+    client: RegistryClient,
+    ref: Reference,
+    diffId: Digest,
+    bar: LayerProgress,
+    options: {
+      compression: 'gzip' | 'none';
+      threads: number;
+      location: URL | undefined;
+      signal: AbortSignal | undefined;
+    },
+  ): Promise<CompressedBlob> {
+    const { compression, location, signal } = options;
+    const total = (await this.#content.info(diffId)).size;
     let read = 0;
     // whole 1 MiB reads: the compressor works in 1 MiB blocks, so no re-joining of small chunks
     const source = createReadStream(this.#content.blobPath(diffId), { highWaterMark: 1024 * 1024 });
@@ -614,9 +679,10 @@ export class ImageTransferService {
         yield chunk;
       }
     })();
-    const blob = await client.pushBlob(ref.path, compression === 'none' ? counted : gzipForPush(counted), {
+    const body = compression === 'none' ? counted : gzipForPush(counted, { concurrency: options.threads });
+    const blob = await client.pushBlob(ref.path, body, {
       mode: 'stream',
-      ...(compression === 'none' ? { digest: diffId, size: info.size } : {}),
+      ...(compression === 'none' ? { digest: diffId, size: total } : {}),
       ...(location ? { location } : {}),
       ...signalOf(signal),
     });
@@ -759,13 +825,28 @@ class PartialFile {
       }
     }
     const handle = await open(this.#path, 'a');
+    // Appends run behind the stream, in order (the file stays a prefix of the blob); the stream
+    // waits only when more than PARTIAL_LAG bytes are not written yet, instead of for every chunk.
+    let writing: Promise<void> = Promise.resolve();
+    let unwritten = 0;
     try {
       for await (const chunk of rest) {
-        await handle.write(chunk);
-        this.appended += chunk.byteLength;
+        unwritten += chunk.byteLength;
+        writing = writing.then(async () => {
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            offset += (await handle.write(chunk, offset, chunk.byteLength - offset)).bytesWritten;
+          }
+          this.appended += chunk.byteLength;
+          unwritten -= chunk.byteLength;
+        });
+        writing.catch(() => {}); // seen when awaited below; never an unhandled rejection meanwhile
+        if (unwritten > PARTIAL_LAG) await writing;
         yield chunk;
       }
+      await writing;
     } finally {
+      await writing.catch(() => {});
       await handle.close();
     }
   }

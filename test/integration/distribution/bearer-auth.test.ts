@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { HttpTransport } from '../../../src/distribution/http-transport.ts';
 import { resolveImage } from '../../../src/distribution/image-resolver.ts';
+import { RegistryAuthorizer, repositoryScope } from '../../../src/distribution/registry-authorizer.ts';
 import { RegistryClient } from '../../../src/distribution/registry-client.ts';
 import { parseDockerRef } from '../../../src/oci/reference.ts';
 import {
@@ -164,6 +166,56 @@ describe('registry client with token (Bearer) auth', { skip: distributionUnavail
       );
     } finally {
       await client.close();
+    }
+  });
+
+  it('sends again, with the token, requests that went out at once before the first challenge', async () => {
+    const client = new RegistryClient({ domain: registry.domain, credentials: async () => USER });
+    try {
+      const image = await makeTestImage([12_000, 11_000, 10_000]);
+      const pushed = await Promise.all(
+        image.layers.map((layer) => client.pushBlob('team/burst', layer.bytes)),
+      );
+      assert.deepEqual(
+        pushed.map((blob) => blob.digest),
+        image.layers.map((layer) => layer.digest),
+      );
+      for (const layer of image.layers) {
+        assert.equal(await client.statBlob('team/burst', layer.digest), layer.size);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('sends a request refused before its token came again with that token, but not one refused with it', async () => {
+    const transport = new HttpTransport();
+    const auth = new RegistryAuthorizer(transport, {
+      domain: registry.domain,
+      credentials: async () => USER,
+    });
+    try {
+      const refused = await transport.send({
+        method: 'GET',
+        url: `http://${registry.domain}/v2/team/late/tags/list`,
+      });
+      await refused.dump();
+      assert.equal(refused.status, 401);
+      const header = refused.headers['www-authenticate'];
+      const scopes = [repositoryScope('team/late', ['pull'])];
+      assert.equal(await auth.challenge(header, scopes), true, 'the first challenge gets a token');
+      const asked = tokens.requests.length;
+      const token = await auth.authorization(scopes);
+      assert.ok(token?.startsWith('Bearer '));
+      assert.equal(
+        await auth.challenge(header, scopes, undefined, undefined),
+        true,
+        'sent without it: again',
+      );
+      assert.equal(tokens.requests.length, asked, 'with the token already there, no new one is asked for');
+      assert.equal(await auth.challenge(header, scopes, undefined, token), false, 'the token itself refused');
+    } finally {
+      await transport.close();
     }
   });
 

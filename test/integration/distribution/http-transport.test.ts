@@ -83,6 +83,26 @@ describe('http transport', () => {
     assert.equal(seen.find((s) => s.path === '/blob')?.authorization, undefined);
   });
 
+  it('fails a request whose server goes silent, after retrying it', async () => {
+    let asked = 0;
+    const silent = await listen(() => {
+      asked++; // never answers
+    });
+    const impatient = new HttpTransport({ retry: { baseDelayMs: 10, attempts: 2 }, idleTimeoutMs: 200 });
+    try {
+      await assert.rejects(impatient.send({ method: 'GET', url: `${silent.url}/v2/` }), (error: Error) => {
+        assert.equal(error.name, 'UnavailableError');
+        assert.match(error.message, /no data for 200 ms/);
+        return true;
+      });
+      assert.equal(asked, 2, 'a silent server is tried again');
+    } finally {
+      await impatient.close();
+      silent.server.closeAllConnections();
+      silent.server.close();
+    }
+  });
+
   it('says what failed when nothing listens', async () => {
     const closed = await listen(() => {});
     const url = closed.url;

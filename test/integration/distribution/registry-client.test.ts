@@ -355,6 +355,27 @@ describe('registry client with htpasswd auth', { skip: unavailable ?? htpasswdUn
       await client.close();
     }
   });
+
+  it('sends again, with the credentials, requests that went out at once before the first challenge', async () => {
+    const client = new RegistryClient({ domain: registry.domain, credentials: async () => user });
+    try {
+      // a fresh client: every one of these starts anonymous and is refused, as a push's layers are
+      const image = await makeTestImage([20_000, 15_000, 10_000]);
+      const pushed = await Promise.all([
+        ...image.layers.map((layer) => client.pushBlob('private/burst', layer.bytes)),
+        client.statBlob('private/burst', image.config.digest, { push: true }),
+      ]);
+      assert.deepEqual(
+        pushed.slice(0, 3).map((blob) => (blob as { digest: string }).digest),
+        image.layers.map((layer) => layer.digest),
+      );
+      for (const layer of image.layers) {
+        assert.equal(await client.statBlob('private/burst', layer.digest), layer.size);
+      }
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe('registry client without a network', () => {
