@@ -12,6 +12,10 @@
  * node_modules symlink beside them), set WHARF_BENCH_BASELINE to its `wharf` binary: each case
  * then also runs that binary, alternating with this one.
  *
+ * NODE_EXTRA_CA_CERTS, when set, is parsed by every node start (Node 20 does it before any
+ * JavaScript): the benchmark says so, since it then makes up most of `node -e 0`; run it with
+ * `env -u NODE_EXTRA_CA_CERTS` to see Wharf's own cost against a bare node.
+ *
  * Run: node --import tsx bench/startup.bench.ts [RUNS]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -99,6 +103,11 @@ try {
   const baseWall = median(base.map((s) => s.wall));
   const baseCpu = mean(base.map((s) => s.cpu));
   console.log(`${runs} runs each, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    // Node 20 parses the file at every start, before any JavaScript: with a system bundle of ~140
+    // certificates that is most of `node -e 0` here (docs/cli-startup.md)
+    console.log(`NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}: every node start here parses it`);
+  }
   console.log(`${'case'.padEnd(36)} ${'wall ms'.padStart(8)} ${'ratio'.padStart(6)} ${'cpu ms'.padStart(8)}`);
   for (const [name, list] of samples) {
     const wall = median(list.map((s) => s.wall));

@@ -1,14 +1,27 @@
-// Bundles the CLI with esbuild: one small entry (fast `--version`), one chunk per lazily loaded
-// command. Pure-JS dependencies are bundled (resolving zod or commander from node_modules at
-// every start costs tens of ms); worker-based ones (pino) and the big servers stay external.
-// better-sqlite3's JavaScript is bundled too, and its native addon is loaded from its known place
-// in node_modules instead of through the `bindings` package, whose search (a stack trace to find
-// the caller, then failed require()s of build/ and build/Debug/) plus loading a dozen CommonJS
-// files through Node's loader cost several ms in every verb that opens a database.
+// Builds the `wharf` binary with esbuild into dist/:
+//   launcher.cjs     the entry bin/wharf requires (src/cli/launcher.ts): answers --version, else
+//                    loads wharf.cjs; wharf.mjs does the same for `node dist/wharf.mjs`
+//   wharf.cjs        the whole CLI as one CommonJS script (src/cli/cli-bundle.ts), its modules
+//                    still initialised lazily, one verb's at a time
+//   wharf.cjs.cache  V8's code cache for wharf.cjs, made by running the bundle's warm-up in a
+//                    process of its own (src/cli/bundle-loader.ts says why and how it is checked)
+// One script with a code cache rather than ES module chunks: Node 20 compiles every ES module
+// from source at every start (it has no module compile cache before 22), which was most of a
+// verb's start-up (docs/cli-startup.md has the measurements, and why not a V8 startup snapshot).
+//
+// Pure-JS dependencies are bundled (resolving zod or commander from node_modules at every start
+// costs tens of ms); worker-based ones (pino) and the big servers stay external, required from
+// node_modules when a verb needs them. better-sqlite3's JavaScript is bundled too, and its native
+// addon is loaded from its known place in node_modules instead of through the `bindings` package,
+// whose search (a stack trace to find the caller, then failed require()s of build/ and
+// build/Debug/) plus loading a dozen CommonJS files through Node's loader cost several ms in every
+// verb that opens a database.
 // Builds into a temp directory and renames it over dist/, so a test running the binary never sees
 // a half-written dist/.
 
-import { chmod, rename, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /**
@@ -41,28 +54,103 @@ const sqliteAddonPlugin = {
   },
 };
 
+/**
+ * bundle-loader.ts reads an ASCII bundle as latin1, 4-5 ms faster than as UTF-8. esbuild escapes
+ * non-ASCII characters in strings and identifiers, and whitespace minifying drops the comments,
+ * but it leaves regular expression literals as they are: say where one needs a \uXXXX escape.
+ */
+function warnNonAscii(text) {
+  const found = [...text.matchAll(/[^\x00-\x7f]/g)].slice(0, 5);
+  for (const match of found) {
+    const line = text.slice(text.lastIndexOf('\n', match.index) + 1, text.indexOf('\n', match.index));
+    const column = match.index - text.lastIndexOf('\n', match.index) - 1;
+    console.warn(
+      `warning: non-ASCII ${JSON.stringify(match[0])} in the CLI bundle (it then loads as UTF-8, ` +
+        `slower): ${JSON.stringify(line.slice(Math.max(0, column - 60), column + 20))}`,
+    );
+  }
+}
+
 const temp = `dist.tmp-${process.pid}`;
-await build({
-  entryPoints: { wharf: 'src/cli/main.ts' },
-  outdir: temp,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: ['pino', 'thread-stream', 'fastify', 'undici', '@fastify/*'],
-  plugins: [sqliteAddonPlugin],
-  sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
-  // CommonJS dependencies bundled into ESM still call require() for node builtins.
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __wharfCreateRequire } from 'node:module';\nconst require = __wharfCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-});
-await chmod(`${temp}/wharf.mjs`, 0o755);
-const old = `dist.old-${process.pid}`;
-await rename('dist', old).catch(() => {});
-await rename(temp, 'dist');
-await rm(old, { recursive: true, force: true });
+const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+try {
+  // The entry: small, so `wharf --version` costs little more than `node -e 0`.
+  await build({
+    ...common,
+    entryPoints: ['src/cli/launcher.ts'],
+    outfile: `${temp}/launcher.cjs`,
+    format: 'cjs',
+    define: { 'import.meta.url': '__wharf_import_meta_url' },
+    banner: { js: "var __wharf_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+  await writeFile(
+    `${temp}/wharf.mjs`,
+    "#!/usr/bin/env node\nimport { createRequire } from 'node:module';\n" +
+      "createRequire(import.meta.url)('./launcher.cjs');\n",
+  );
+  await chmod(`${temp}/wharf.mjs`, 0o755);
+
+  // The CLI bundle. Dynamic import() becomes a require() of the lazily initialised module (the
+  // script runs through vm.Script, where a real import() has no loader), and import.meta.url
+  // (src/build/fs/copy.ts) the bundle's own URL.
+  const bundle = await build({
+    ...common,
+    entryPoints: ['src/cli/cli-bundle.ts'],
+    outfile: `${temp}/wharf.cjs`,
+    format: 'cjs',
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__wharf_import_meta_url' },
+    banner: { js: "var __wharf_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    external: ['pino', 'thread-stream', 'fastify', 'undici', '@fastify/*'],
+    plugins: [sqliteAddonPlugin],
+    minifyWhitespace: true,
+    sourcemap: 'linked',
+    write: false,
+    metafile: true,
+  });
+  for (const output of Object.values(bundle.metafile.outputs)) {
+    const left = output.imports.filter((entry) => entry.kind === 'dynamic-import');
+    if (left.length > 0) {
+      throw new Error(
+        `Cannot build the CLI bundle: import() of ${left.map((e) => e.path).join(', ')} is left`,
+      );
+    }
+  }
+  for (const file of bundle.outputFiles) {
+    if (!file.path.endsWith('.cjs')) {
+      await writeFile(file.path, file.contents);
+      continue;
+    }
+    warnNonAscii(file.text);
+    // The id that ties the code cache to this bundle (the format is in bundle-loader.ts).
+    const id = createHash('sha256').update(file.contents).digest('hex');
+    await writeFile(file.path, Buffer.concat([file.contents, Buffer.from(`\n//# wharf-bundle-id=${id}\n`)]));
+  }
+
+  // The code cache, made by a process of its own that runs the bundle's warm-up.
+  await build({
+    ...common,
+    stdin: {
+      contents: `import { writeCodeCache } from './src/cli/bundle-loader.ts';
+        await writeCodeCache(process.argv[2]);`,
+      resolveDir: '.',
+      loader: 'ts',
+    },
+    outfile: `${temp}/.write-code-cache.mjs`,
+    format: 'esm',
+  });
+  // (the warm-up prints every verb's help: stdout goes nowhere)
+  const made = spawnSync(process.execPath, [`${temp}/.write-code-cache.mjs`, `${temp}/wharf.cjs`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (made.status !== 0) throw new Error(`Cannot build the code cache: exit ${made.status ?? made.signal}`);
+  await rm(`${temp}/.write-code-cache.mjs`);
+
+  const old = `dist.old-${process.pid}`;
+  await rename('dist', old).catch(() => {});
+  await rename(temp, 'dist');
+  await rm(old, { recursive: true, force: true });
+} catch (error) {
+  await rm(temp, { recursive: true, force: true });
+  throw error;
+}

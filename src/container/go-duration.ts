@@ -26,7 +26,8 @@ export function parseGoDuration(text: string): number {
   if (input === '0') return 0;
   const sign = input.startsWith('-') ? -1 : 1;
   const body = input.replace(/^[-+]/, '');
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
+  // µ (micro sign) and μ (Greek mu) escaped: the CLI bundle loads fastest when it is ASCII
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gy;
   let total = 0;
   let consumed = 0;
   let match: RegExpExecArray | null;

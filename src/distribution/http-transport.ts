@@ -134,15 +134,31 @@ function describeNetworkError(error: unknown, url: URL): string {
   }
 }
 
+/**
+ * The system's CA bundle, plus the file of NODE_EXTRA_CA_CERTS. bin/wharf moves that variable to
+ * WHARF_EXTRA_CA_CERTS before node starts: node would otherwise parse the whole file at every
+ * start (about 70 ms here, for commands that never open a TLS connection); it is read here, when
+ * a registry is first reached over TLS.
+ */
 function readSystemCa(): string[] {
+  const out: string[] = [];
   for (const file of SYSTEM_CA_FILES) {
     try {
-      return [readFileSync(file, 'utf8')];
+      out.push(readFileSync(file, 'utf8'));
+      break;
     } catch {
       // try the next location
     }
   }
-  return [];
+  const extra = process.env.WHARF_EXTRA_CA_CERTS || process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      out.push(readFileSync(extra, 'utf8'));
+    } catch {
+      // node itself only warns when this file is missing
+    }
+  }
+  return out;
 }
 
 type WireBody = Buffer | string | AsyncIterable<Uint8Array> | Readable;

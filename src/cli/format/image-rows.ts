@@ -116,7 +116,11 @@ export function imageRow(
     Tag: tag,
     Digest: digest,
     CreatedSince: image.Created === GO_ZERO_TIME ? '' : timeAgo(created, options.now),
-    CreatedAt: goTime(created),
+    // Made when a format reads it: its zone name needs Intl, whose first use costs ~18 ms, and
+    // the default table (or `-q`) never shows it.
+    get CreatedAt() {
+      return goTime(created);
+    },
     Size: humanSize(image.Size, 3),
     Containers: image.Containers === -1 ? 'N/A' : String(image.Containers),
     SharedSize: image.SharedSize === -1 ? 'N/A' : humanSize(image.SharedSize),

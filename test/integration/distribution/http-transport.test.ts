@@ -1,8 +1,14 @@
 // Retries and redirects of the registry client's HTTP layer, against a loopback server that
 // misbehaves on purpose (429 with Retry-After, 503, a redirect to another origin).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { HttpTransport } from '../../../src/distribution/http-transport.ts';
 
 function listen(
@@ -112,5 +118,74 @@ describe('http transport', () => {
       assert.match(error.message, /connection refused/);
       return true;
     });
+  });
+});
+
+// bin/wharf moves NODE_EXTRA_CA_CERTS to WHARF_EXTRA_CA_CERTS so node does not parse it at every
+// start; the transport must then trust that file's certificates itself.
+describe('http transport over TLS', () => {
+  let dir = '';
+  let server: ReturnType<typeof createHttpsServer> | undefined;
+  let url = '';
+  const saved = { wharf: process.env.WHARF_EXTRA_CA_CERTS, node: process.env.NODE_EXTRA_CA_CERTS };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wharf-tls-'));
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    const tls = { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) };
+    server = createHttpsServer(tls, (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/v2/`;
+  });
+  after(async () => {
+    process.env.WHARF_EXTRA_CA_CERTS = saved.wharf;
+    if (saved.wharf === undefined) delete process.env.WHARF_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = saved.node;
+    if (saved.node === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    server?.closeAllConnections();
+    server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an unknown CA, and trusts the CA file named by WHARF_EXTRA_CA_CERTS', async () => {
+    delete process.env.WHARF_EXTRA_CA_CERTS;
+    delete process.env.NODE_EXTRA_CA_CERTS;
+    const strict = new HttpTransport({ retry: { attempts: 1 } });
+    try {
+      await assert.rejects(
+        strict.send({ method: 'GET', url }),
+        /TLS certificate of 127\.0\.0\.1:\d+ is not trusted/,
+      );
+    } finally {
+      await strict.close();
+    }
+    process.env.WHARF_EXTRA_CA_CERTS = join(dir, 'cert.pem');
+    const trusting = new HttpTransport({ retry: { attempts: 1 } });
+    try {
+      const response = await trusting.send({ method: 'GET', url });
+      assert.equal(response.status, 200);
+    } finally {
+      await trusting.close();
+    }
   });
 });
