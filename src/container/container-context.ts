@@ -14,6 +14,7 @@ import type { ImageConfig } from '../oci/image-config.ts';
 import { OciRuntimeDriver, type RuntimeName } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { findExecutable, type RuntimeSelection, selectRuntime } from '../runtime/runtime-probe.ts';
+import { SeccompBpfCache } from '../runtime/seccomp-bpf-cache.ts';
 import type { MountRequest, NetworkMode } from '../runtime/spec.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { type ContainerDefinition, type ContainerRecord, ContainerRecords } from './container-records.ts';
@@ -105,6 +106,8 @@ export class ContainerContext {
   readonly conmonCgroup: string | null | undefined;
   readonly cgroupParent: string;
   readonly hooks: readonly ContainerHooks[];
+  /** Compiled seccomp filters, so crun compiles a profile once per root (seccomp-bpf-cache.ts). */
+  readonly seccompFilters: SeccompBpfCache;
   readonly #openSnapshotter: () => Promise<Snapshotter>;
   #snapshotter: Promise<Snapshotter> | undefined;
   readonly #defaultRuntime: RuntimeName | undefined;
@@ -119,6 +122,7 @@ export class ContainerContext {
     this.conmonCgroup = options.conmonCgroup;
     this.cgroupParent = options.cgroupParent ?? '/wharf';
     this.hooks = options.hooks ?? [];
+    this.seccompFilters = new SeccompBpfCache(runtimePaths(this.root).seccompDir);
     this.#openSnapshotter = options.snapshotter;
     this.#defaultRuntime = options.defaultRuntime;
   }

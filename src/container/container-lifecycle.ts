@@ -5,15 +5,19 @@
  * reconciles a container whose conmon is gone.
  *
  * Start (under the container's lock):
- *   mount the snapshot on ROOT/containers/ID/rootfs (hooks' `prepare`, the network, meanwhile)
- *   -> resolve USER in the image's files -> hooks' `start` (volumes) -> write config.json ->
- *   bump the generation (names this run) -> conmon + `runtime create` -> record `running` (the
- *   state machine's `start`) -> `runtime start` -> health-check loop
+ *   conmon is spawned and waits on its start pipe, meanwhile: mount the snapshot on
+ *   ROOT/containers/ID/rootfs (hooks' `prepare`, the network, beside it) -> resolve USER in the
+ *   image's files -> hooks' `start` (volumes) -> write config.json -> bump the generation (names
+ *   this run); then conmon has the runtime create the container (crun: create and start it,
+ *   `run --detach`) -> record `running` (the state machine's `start`) -> `runtime start` (runc
+ *   only) -> health-check loop. The process may end before it is recorded running: its exit
+ *   handlers wait for the lock.
  * Exit (cleanup, under the lock, skipped when run N was already handled):
  *   read conmon's exit file (or reconcile: gone with no file = 137) -> stop the health loop ->
- *   `runtime delete` and unmount (hooks' `stopped`, the network, meanwhile) -> record `exited`
- *   (`die`) or `restarting` with code, OOM, FinishedAt -> events (oom, die) -> hooks' `exit`
- *   (volumes) -> then, outside the lock, the restart policy's delayed start or `--rm`'s removal.
+ *   release the runtime's state (cgroups, state directory) and unmount (hooks' `stopped`, the
+ *   network, meanwhile) -> record `exited` (`die`) or `restarting` with code, OOM, FinishedAt ->
+ *   events (oom, die) -> hooks' `exit` (volumes) -> then, outside the lock, the restart policy's
+ *   delayed start or `--rm`'s removal.
  * conmon runs the exit command through `sh`, which skips node entirely when the run's `cleaned-N`
  * marker exists (the foreground `run` usually got there first).
  *
@@ -38,7 +42,7 @@ import { readHostFacts } from '../runtime/host-facts.ts';
 import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { type MountRequest, type NetworkMode, serializeRuntimeSpec } from '../runtime/spec.ts';
-import { unmount } from '../snapshot/mount.ts';
+import { tracePhase } from '../util/phase-trace.ts';
 import { effectiveHealthcheck } from './container-config.ts';
 import type { ContainerContext } from './container-context.ts';
 import { withContainerLock } from './container-lock.ts';
@@ -49,8 +53,13 @@ import { isActive, transition } from './container-state.ts';
 import { spawnHealthLoop, stopHealthLoop } from './health-check.ts';
 import { isMountPoint } from './mount-points.ts';
 import { mkdirInRoot, readFileInRoot } from './root-files.ts';
-import { mountRootfs } from './rootfs-mount.ts';
-import { ContainerStartError, EXIT_WHARF_ERROR, startErrorExitCode } from './start-errors.ts';
+import { mountRootfs, unmountRootfs as unmountRootfsAt } from './rootfs-mount.ts';
+import {
+  ContainerStartError,
+  dockerStartMessage,
+  EXIT_WHARF_ERROR,
+  startErrorExitCode,
+} from './start-errors.ts';
 import { formatRfc3339Nano, nowNanos, parseTime } from './timestamps.ts';
 import { resolveUser } from './user-lookup.ts';
 
@@ -69,26 +78,81 @@ export interface StartRunOptions {
   exitDelaySeconds?: number;
 }
 
+/** Mounts under way ahead of a start (`premountRootfs`), by root and container id. */
+const premounts = new Map<string, Promise<void>>();
+
+/** Waits for a premount of this container still under way in this process. */
+export async function premounted(context: ContainerContext, id: string): Promise<void> {
+  await premounts.get(`${context.root}\0${id}`)?.catch(() => undefined);
+}
+
 async function mountContainerRootfs(context: ContainerContext, record: ContainerRecord): Promise<string> {
+  await premounted(context, record.id);
+  return mountContainerRootfsNow(context, record);
+}
+
+async function mountContainerRootfsNow(context: ContainerContext, record: ContainerRecord): Promise<string> {
   const paths = containerPaths(context.root, record.id);
   await mkdir(paths.rootfs, { recursive: true });
   if (!(await isMountPoint(paths.rootfs))) {
     const snapshotter = await context.snapshotter();
-    await mountRootfs(await snapshotter.mounts(record.definition.SnapshotKey), paths.rootfs);
+    await mountRootfs(await snapshotter.mounts(record.definition.SnapshotKey), paths.rootfs, {
+      volatile: record.definition.HostConfig.AutoRemove === true,
+    });
   }
   return paths.rootfs;
 }
 
-/** Unmounts the container's rootfs when it is mounted. */
-export async function unmountRootfs(context: ContainerContext, id: string): Promise<void> {
-  const rootfs = containerPaths(context.root, id).rootfs;
-  if (await isMountPoint(rootfs)) await unmount(rootfs);
+/**
+ * Mounts a created container's root filesystem ahead of its start (see ContainerService's
+ * `premount`); nothing happens once it has started or is gone.
+ */
+export function premountRootfs(context: ContainerContext, id: string): Promise<void> {
+  const key = `${context.root}\0${id}`;
+  const mounting = withContainerLock(context.records, id, async () => {
+    const record = context.records.get(id);
+    if (record?.state === 'created') await mountContainerRootfsNow(context, record);
+  }).finally(() => {
+    if (premounts.get(key) === mounting) premounts.delete(key);
+  });
+  premounts.set(key, mounting);
+  return mounting;
 }
+
+/** Unmounts the container's rootfs when it is mounted (and what a volatile mount left). */
+export function unmountRootfs(
+  context: ContainerContext,
+  record: Pick<ContainerRecord, 'id' | 'definition'>,
+): Promise<void> {
+  // one unmount at a time per container in this process: a second caller waits for the first
+  const key = `${context.root}\0${record.id}`;
+  const inFlight = unmounts.get(key);
+  if (inFlight) return inFlight;
+  const unmounting = (async () => {
+    await premounted(context, record.id);
+    await unmountRootfsAt(containerPaths(context.root, record.id).rootfs, async () => {
+      const snapshotter = await context.snapshotter();
+      return snapshotter.mounts(record.definition.SnapshotKey).catch(() => undefined);
+    });
+  })().finally(() => {
+    if (unmounts.get(key) === unmounting) unmounts.delete(key);
+  });
+  unmounts.set(key, unmounting);
+  return unmounting;
+}
+
+/** Unmounts under way, by root and container id. */
+const unmounts = new Map<string, Promise<void>>();
 
 /**
  * Starts a new run of `record` (the caller holds the lock and has checked that the state allows
  * `start`). Throws ContainerStartError (exit code 125, 126 or 127) when the process cannot start;
  * the record then carries the error and the code, its state unchanged.
+ *
+ * What the runtime's create needs (the mounted root filesystem, the user, config.json, the
+ * network) is made while conmon starts: conmon waits on its start pipe until it is ready
+ * (createWithConmon's `beforeStart`). A restart policy's start that a `stop` overtook (stop does
+ * not wait for the lock of the process waiting out the back-off) leaves the container stopped.
  */
 export async function startRun(
   context: ContainerContext,
@@ -98,11 +162,15 @@ export async function startRun(
   const { id } = record;
   const { Config: config, HostConfig: hostConfig } = record.definition;
   const paths = containerPaths(context.root, id);
+  tracePhase('start: begin', id);
   const driver = await context.driver(hostConfig.Runtime);
   const fail = async (error: unknown, exitCode?: number): Promise<never> => {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = dockerStartMessage(
+      error instanceof Error ? error.message : String(error),
+      record.definition.Path,
+    );
     const code = exitCode ?? startErrorExitCode(message);
-    await unmountRootfs(context, id).catch(() => undefined);
+    await unmountRootfs(context, record).catch(() => undefined);
     context.records.update(id, (current) =>
       current.state === 'restarting'
         ? {
@@ -116,56 +184,77 @@ export async function startRun(
     throw new ContainerStartError(message, code, { cause: error });
   };
 
-  try {
-    // The hooks' `prepare` (the network namespace) runs while the root filesystem is mounted and
-    // read; `start` (volumes) once it is mounted. Everything settles before a failure is thrown,
-    // so the cleanup hooks below never race a hook still at work.
-    const [prepared, mounted, host] = await settleAll([
-      settleAll(context.hooks.map((hook) => hook.prepare?.(record))),
-      (async () => {
-        const rootfs = await mountContainerRootfs(context, record);
-        const [passwd, group] = await Promise.all([
-          readFileInRoot(rootfs, '/etc/passwd'),
-          readFileInRoot(rootfs, '/etc/group'),
-        ]);
-        const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
-        if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
-        const started = await settleAll(context.hooks.map((hook) => hook.start?.(record, rootfs)));
-        return { user, started };
-      })(),
-      readHostFacts(),
-    ] as const);
-    const { user, started } = mounted;
-    const extraMounts: MountRequest[] = [];
-    let network: NetworkMode | undefined;
-    for (const added of [...prepared, ...started]) {
-      if (!added) continue;
-      extraMounts.push(...(added.mounts ?? []));
-      if (added.network) network = added.network;
-      if (added.hosts !== undefined) await writeFile(paths.hosts, added.hosts);
-      if (added.resolvConf !== undefined) await writeFile(paths.resolvConf, added.resolvConf);
-    }
-    const spec = await containerRuntimeSpec(record, {
-      paths,
-      host,
-      user,
-      hostname: config.Hostname ?? id.slice(0, 12),
-      extraMounts,
-      ...(network ? { network } : {}),
-      ...(options.consoleSize ? { consoleSize: options.consoleSize } : {}),
-    });
-    await mkdir(paths.bundle, { recursive: true });
-    await writeFile(paths.configJson, serializeRuntimeSpec(spec));
-  } catch (error) {
-    await context.runCleanupHooks('failedStart', record);
-    return fail(error, EXIT_WHARF_ERROR);
-  }
-
   const generation = record.generation + 1;
-  context.records.update(id, () => ({ generation, runtime: driver.name }));
-  // A run that crashed between `create` and its record can leave runtime state under this id.
-  if (await hasRuntimeState(driver, id)) await driver.delete(id, { force: true }).catch(() => undefined);
+  let prepareFailed = false;
+  // A restart policy's start that a `stop` overtook (stop does not take the lock of the process
+  // waiting out the back-off): the container stays stopped.
+  let restartCancelled = false;
+  let seccompToKeep: string | undefined;
+  const prepare = async (): Promise<void> => {
+    // A run that crashed between `create` and its record can leave runtime state under this id.
+    const staleState = hasRuntimeState(driver, id).then(async (stale) => {
+      if (stale) await driver.delete(id, { force: true }).catch(() => undefined);
+    });
+    try {
+      // The hooks' `prepare` (the network namespace) runs while the root filesystem is mounted
+      // and read; `start` (volumes) once it is mounted. Everything settles before a failure is
+      // thrown, so the cleanup hooks never race a hook still at work.
+      const [prepared, mounted, host] = await settleAll([
+        settleAll(context.hooks.map((hook) => hook.prepare?.(record))),
+        (async () => {
+          const rootfs = await mountContainerRootfs(context, record);
+          tracePhase('start: mounted', id);
+          const [passwd, group] = await Promise.all([
+            readFileInRoot(rootfs, '/etc/passwd'),
+            readFileInRoot(rootfs, '/etc/group'),
+          ]);
+          const user = resolveUser(config.User ?? '', { passwd, group }, hostConfig.GroupAdd ?? []);
+          if (config.WorkingDir) await mkdirInRoot(rootfs, config.WorkingDir);
+          const started = await settleAll(context.hooks.map((hook) => hook.start?.(record, rootfs)));
+          return { user, started };
+        })(),
+        readHostFacts(),
+      ] as const);
+      const { user, started } = mounted;
+      const extraMounts: MountRequest[] = [];
+      let network: NetworkMode | undefined;
+      const etcFiles: Promise<void>[] = [];
+      for (const added of [...prepared, ...started]) {
+        if (!added) continue;
+        extraMounts.push(...(added.mounts ?? []));
+        if (added.network) network = added.network;
+        if (added.hosts !== undefined) etcFiles.push(writeFile(paths.hosts, added.hosts));
+        if (added.resolvConf !== undefined) etcFiles.push(writeFile(paths.resolvConf, added.resolvConf));
+      }
+      const spec = await containerRuntimeSpec(record, {
+        paths,
+        host,
+        user,
+        hostname: config.Hostname ?? id.slice(0, 12),
+        extraMounts,
+        ...(network ? { network } : {}),
+        ...(options.consoleSize ? { consoleSize: options.consoleSize } : {}),
+      });
+      seccompToKeep = await context.seccompFilters.annotate(spec, driver);
+      await Promise.all([...etcFiles, writeFile(paths.configJson, serializeRuntimeSpec(spec))]);
+      tracePhase('start: config.json written', id);
+    } catch (error) {
+      prepareFailed = true;
+      await staleState;
+      throw error;
+    }
+    await staleState;
+    const latest = context.records.get(id);
+    if (options.restart && (!latest || latest.manuallyStopped || latest.state !== 'restarting')) {
+      restartCancelled = true;
+      throw new ConflictError(`Cannot restart container ${id}: it was stopped`);
+    }
+    context.records.update(id, () => ({ generation, runtime: driver.name }));
+  };
   const logSize = parseSize(hostConfig.LogConfig?.Config?.['max-size']);
+  // crun creates and starts in one process (`run --detach`): one runtime process per run instead
+  // of two; the lock held here keeps every exit handler waiting until the run is recorded
+  const startOnCreate = driver.name === 'crun';
   let started: { pid: number; conmonPid: number };
   try {
     started = await createWithConmon({
@@ -195,39 +284,61 @@ export async function startRun(
         ],
         ...(options.exitDelaySeconds ? { delaySeconds: options.exitDelaySeconds } : {}),
       },
+      beforeStart: prepare,
+      startOnCreate,
     });
   } catch (error) {
+    await context.runCleanupHooks('failedStart', record);
+    if (restartCancelled) {
+      await unmountRootfs(context, record).catch(() => undefined);
+      return context.records.get(id) ?? record;
+    }
+    if (prepareFailed) return fail(error, EXIT_WHARF_ERROR);
     // conmon may still run its exit command for this run: mark the run handled.
     await writeFile(paths.cleanedMarker(generation), '').catch(() => undefined);
     context.records.update(id, (current) =>
       current.generation === generation ? { cleanedGeneration: generation } : undefined,
     );
-    await context.runCleanupHooks('failedStart', record);
     return fail(error);
   }
+  tracePhase('start: created under conmon', id);
 
   const healthcheck = effectiveHealthcheck(config);
-  const running = context.records.update(id, (current) => ({
-    state: transition(current.state, 'start', current.name),
-    pid: started.pid,
-    conmonPid: started.conmonPid,
-    startedAt: formatRfc3339Nano(nowNanos()),
-    exitCode: 0,
-    oomKilled: false,
-    error: '',
-    manuallyStopped: false,
-    restartCount: options.restart ? current.restartCount + 1 : 0,
-    health: healthcheck ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined,
-    healthPid: 0,
-  }));
+  let stoppedMeanwhile = false;
+  const running = context.records.update(id, (current) => {
+    stoppedMeanwhile = options.restart === true && current.manuallyStopped;
+    return {
+      state: transition(current.state, 'start', current.name),
+      pid: started.pid,
+      conmonPid: started.conmonPid,
+      startedAt: formatRfc3339Nano(nowNanos()),
+      exitCode: 0,
+      oomKilled: false,
+      error: '',
+      manuallyStopped: stoppedMeanwhile,
+      restartCount: options.restart ? current.restartCount + 1 : 0,
+      health: healthcheck ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined,
+      healthPid: 0,
+    };
+  });
+  // crun's compiled seccomp filter is read from its state before anything can delete it
+  const kept = seccompToKeep ? context.seccompFilters.remember(seccompToKeep, driver, id) : undefined;
   try {
-    await driver.start(id);
+    if (!startOnCreate) await driver.start(id);
   } catch (error) {
+    await kept;
     await driver.kill(id, 'SIGKILL', { all: true }).catch(() => undefined);
     await cleanupRun(context, id, generation, { restart: false }).catch(() => undefined);
     return fail(error);
   }
+  await kept;
   context.emit(options.restart ? 'restart' : 'start', running);
+  if (stoppedMeanwhile) {
+    // stopped while this restart was being made: undo it at once (its exit is not restarted)
+    await stopContainer(paths.location, driver, { timeoutMs: 0, cgroupsPath: record.definition.CgroupsPath });
+    await cleanupRun(context, id, generation, { restart: false });
+    return context.records.get(id) ?? running;
+  }
   if (healthcheck) {
     const pid = spawnHealthLoop(context, running, healthcheck);
     return context.records.update(id, (current) =>
@@ -337,10 +448,44 @@ export async function cleanupRun(
   generation: number,
   options: CleanupOptions = {},
 ): Promise<CleanupResult> {
+  // The container lock keeps other processes out but lets this one in again (nested calls), so
+  // two handlers here (the daemon's exit watch and a reading request that reconciles) could
+  // both handle the run: the second waits for the first and reports what it left.
+  const key = `${context.root}\0${id}\0${generation}`;
+  const inFlight = cleanupsInFlight.get(key);
+  if (inFlight) {
+    await inFlight.catch(() => undefined);
+    return { record: context.records.get(id) };
+  }
+  const done = cleanupRunOnce(context, id, generation, options);
+  cleanupsInFlight.set(key, done);
+  try {
+    return await done;
+  } finally {
+    cleanupsInFlight.delete(key);
+  }
+}
+
+/** Cleanups under way in this process, by root, id and generation. */
+const cleanupsInFlight = new Map<string, Promise<CleanupResult>>();
+
+async function cleanupRunOnce(
+  context: ContainerContext,
+  id: string,
+  generation: number,
+  options: CleanupOptions,
+): Promise<CleanupResult> {
   const pending = (r: ContainerRecord | undefined) =>
     r !== undefined && r.generation === generation && r.cleanedGeneration < generation;
   let record = context.records.get(id);
   if (!pending(record)) return { record };
+  // An `--rm` container's root filesystem serves nothing once its run has ended (no restart
+  // policy; removal follows): its unmount starts now, while the lock is taken and the exit read.
+  if (record!.definition.HostConfig.AutoRemove && isActive(record!.state)) {
+    const ended = await readExit(containerPaths(context.root, id).location).catch(() => undefined);
+    // the unmount below, under the lock, joins this one (and meets its failure)
+    if (ended) void unmountRootfs(context, record!).catch(() => undefined);
+  }
   let restart = false;
   const result = await withContainerLock(context.records, id, async (): Promise<CleanupResult> => {
     record = context.records.get(id);
@@ -349,13 +494,14 @@ export async function cleanupRun(
     const paths = containerPaths(context.root, id);
     if (!isActive(current.state) || current.state === 'restarting') {
       // The run never got to `running` (a failed start): only make sure nothing stays mounted.
-      await unmountRootfs(context, id);
+      await unmountRootfs(context, current);
       record = context.records.update(id, () => ({ cleanedGeneration: generation }));
       return { record };
     }
     const driver = await context.driver(current.runtime);
     const cgroupsPath = current.definition.CgroupsPath;
     let exit = await readExit(paths.location, { cgroupsPath });
+    tracePhase('cleanup: exit read', id);
     if (!exit) {
       const state = await reconcileContainer(paths.location, driver, { cgroupsPath });
       if (state.status !== 'exited') return { record: current, running: true };
@@ -364,9 +510,10 @@ export async function cleanupRun(
     await stopHealthLoop(current);
     await Promise.all([
       releaseRuntimeState(driver, id, cgroupsPath),
-      unmountRootfs(context, id),
+      unmountRootfs(context, current),
       context.runCleanupHooks('stopped', current),
     ]);
+    tracePhase('cleanup: runtime state and mounts released', id);
     const finishedAt = formatRfc3339Nano(nowNanos());
     const exitCode = exit.exitCode;
     record = context.records.update(id, (latest) => {
@@ -388,6 +535,7 @@ export async function cleanupRun(
     if (exit.oomKilled) context.emit('oom', record);
     context.emit('die', record, { exitCode: String(exitCode) });
     await context.runCleanupHooks('exit', record);
+    tracePhase('cleanup: done', id);
     return { record, exit };
   });
   if (!result.exit || !result.record) return result;
@@ -532,24 +680,32 @@ export async function removeContainer(
     }));
     const paths = containerPaths(context.root, id);
     try {
-      await stopHealthLoop(record);
-      if (record.runtime) {
-        const driver = await context.driver(record.runtime);
-        if (await hasRuntimeState(driver, id)) {
+      const removing = record;
+      // what holds the container (its runtime state, its mounts) goes first, side by side
+      await settleAll([
+        stopHealthLoop(removing),
+        (async () => {
+          if (!removing.runtime) return;
+          const driver = await context.driver(removing.runtime);
+          if (!(await hasRuntimeState(driver, id))) return;
           await driver.delete(id, { force: true }).catch((error: unknown) => {
             if (!(error instanceof NotFoundError)) throw error;
           });
-        }
-      }
-      await unmountRootfs(context, id);
-      const snapshotter = await context.snapshotter();
-      await snapshotter.remove(record.definition.SnapshotKey).catch((error: unknown) => {
-        if (!(error instanceof NotFoundError)) throw error;
-      });
+        })(),
+        unmountRootfs(context, removing),
+      ] as const);
+      // then its files, all at once: the writable layer, the container's directory, conmon's
       const runtime = runtimePaths(context.root);
-      await rm(paths.dir, { recursive: true, force: true });
-      await rm(join(runtime.exitDir, id), { force: true });
-      await rm(join(runtime.socketDir, id), { force: true });
+      await settleAll([
+        context.snapshotter().then((snapshotter) =>
+          snapshotter.remove(removing.definition.SnapshotKey).catch((error: unknown) => {
+            if (!(error instanceof NotFoundError)) throw error;
+          }),
+        ),
+        rm(paths.dir, { recursive: true, force: true }),
+        rm(join(runtime.exitDir, id), { force: true }),
+        rm(join(runtime.socketDir, id), { force: true }),
+      ] as const);
       context.records.delete(id);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -559,6 +715,7 @@ export async function removeContainer(
       }));
       throw error;
     }
+    tracePhase('remove: done', id);
     context.emit('destroy', record);
     await context.runCleanupHooks('remove', record, { volumes: options.volumes === true });
     return record;

@@ -30,6 +30,7 @@
  * const record = records.find('web');
  * records.update(record.id, (r) => ({ state: transition(r.state, 'pause', r.name) }));
  */
+import type Database from 'better-sqlite3';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { MetadataDatabase, Migration } from '../metadata/database.ts';
 import type { ContainerState } from './container-state.ts';
@@ -212,14 +213,28 @@ export interface StoredEvent {
   attributes: Record<string, string>;
 }
 
+type Statement = Database.Statement<unknown[]>;
+
 /** How many events are kept (Docker keeps 256 in memory; a file costs little more). */
 const EVENTS_KEPT = 10_000;
 
 export class ContainerRecords {
   readonly #db: MetadataDatabase;
 
+  /** Compiled statements by SQL text: compiling costs more than running most of these. */
+  readonly #statements = new Map<string, Statement>();
+
   constructor(db: MetadataDatabase) {
     this.#db = db;
+  }
+
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.sql.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   get db(): MetadataDatabase {
@@ -229,36 +244,33 @@ export class ContainerRecords {
   /** Inserts a new container; ConflictError when its name is taken (Docker's words). */
   insert(record: ContainerRecord, createdAtMs: number): void {
     this.#db.write(() => {
-      const holder = this.#db.sql
-        .prepare('SELECT id FROM containers WHERE name = ?')
-        .pluck()
-        .get(record.name) as string | undefined;
+      const holder = this.#prepare('SELECT id FROM containers WHERE name = ?').pluck().get(record.name) as
+        | string
+        | undefined;
       if (holder !== undefined) throw nameConflict(record.name, holder);
-      this.#db.sql
-        .prepare(
-          `INSERT INTO containers (id, name, image_id, created_at, spec, state, runtime)
+      this.#prepare(
+        `INSERT INTO containers (id, name, image_id, created_at, spec, state, runtime)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          record.id,
-          record.name,
-          record.imageId,
-          createdAtMs,
-          JSON.stringify(record.definition),
-          record.state,
-          record.runtime,
-        );
+      ).run(
+        record.id,
+        record.name,
+        record.imageId,
+        createdAtMs,
+        JSON.stringify(record.definition),
+        record.state,
+        record.runtime,
+      );
     });
   }
 
   /** True when a container has this name. */
   nameTaken(name: string): boolean {
-    return this.#db.sql.prepare('SELECT 1 FROM containers WHERE name = ?').pluck().get(name) !== undefined;
+    return this.#prepare('SELECT 1 FROM containers WHERE name = ?').pluck().get(name) !== undefined;
   }
 
   /** The record of `id`, or undefined. */
   get(id: string): ContainerRecord | undefined {
-    const row = this.#db.sql.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#prepare('SELECT * FROM containers WHERE id = ?').get(id) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -272,14 +284,13 @@ export class ContainerRecords {
     const byId = this.get(input);
     if (byId) return byId;
     const name = input.startsWith('/') ? input.slice(1) : input;
-    const byName = this.#db.sql.prepare('SELECT * FROM containers WHERE name = ?').get(name) as
-      | Row
-      | undefined;
+    const byName = this.#prepare('SELECT * FROM containers WHERE name = ?').get(name) as Row | undefined;
     if (byName) return fromRow(byName);
     if (/^[0-9a-f]+$/.test(input)) {
-      const rows = this.#db.sql
-        .prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' LIMIT 2")
-        .all(input, input) as Row[];
+      const rows = this.#prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' LIMIT 2").all(
+        input,
+        input,
+      ) as Row[];
       if (rows.length > 1) {
         throw new InvalidArgumentError(`Multiple IDs found with provided prefix: ${input}`);
       }
@@ -290,9 +301,9 @@ export class ContainerRecords {
 
   /** Every container, newest first (as `ps` lists them). */
   list(): ContainerRecord[] {
-    const rows = this.#db.sql
-      .prepare('SELECT * FROM containers ORDER BY created_at DESC, rowid DESC')
-      .all() as Row[];
+    const rows = this.#prepare(
+      'SELECT * FROM containers ORDER BY created_at DESC, rowid DESC',
+    ).all() as Row[];
     return rows.map(fromRow);
   }
 
@@ -308,17 +319,17 @@ export class ContainerRecords {
       const patch = fn(current);
       if (!patch || Object.keys(patch).length === 0) return current;
       if (patch.name !== undefined && patch.name !== current.name) {
-        const holder = this.#db.sql
-          .prepare('SELECT id FROM containers WHERE name = ?')
-          .pluck()
-          .get(patch.name) as string | undefined;
+        const holder = this.#prepare('SELECT id FROM containers WHERE name = ?').pluck().get(patch.name) as
+          | string
+          | undefined;
         if (holder !== undefined) throw nameConflict(patch.name, holder);
       }
       const keys = Object.keys(patch) as (keyof ContainerPatch)[];
       const assignments = keys.map((key) => `${COLUMN_OF[key]} = ?`).join(', ');
-      this.#db.sql
-        .prepare(`UPDATE containers SET ${assignments} WHERE id = ?`)
-        .run(...keys.map((key) => toColumn(key, patch[key])), id);
+      this.#prepare(`UPDATE containers SET ${assignments} WHERE id = ?`).run(
+        ...keys.map((key) => toColumn(key, patch[key])),
+        id,
+      );
       return { ...current, ...patch } as ContainerRecord;
     });
   }
@@ -326,7 +337,7 @@ export class ContainerRecords {
   /** Deletes the row (the caller has removed everything else). */
   delete(id: string): void {
     this.#db.write(() => {
-      this.#db.sql.prepare('DELETE FROM containers WHERE id = ?').run(id);
+      this.#prepare('DELETE FROM containers WHERE id = ?').run(id);
     });
   }
 
@@ -337,13 +348,13 @@ export class ContainerRecords {
   tryLock(id: string): boolean {
     const me = ownToken();
     return this.#db.write(() => {
-      const owner = this.#db.sql.prepare('SELECT lock_owner FROM containers WHERE id = ?').pluck().get(id) as
+      const owner = this.#prepare('SELECT lock_owner FROM containers WHERE id = ?').pluck().get(id) as
         | string
         | null
         | undefined;
       if (owner === undefined) throw new NotFoundError(`No such container: ${id}`);
       if (owner !== null && owner !== me && isTokenAlive(owner)) return false;
-      this.#db.sql.prepare('UPDATE containers SET lock_owner = ? WHERE id = ?').run(me, id);
+      this.#prepare('UPDATE containers SET lock_owner = ? WHERE id = ?').run(me, id);
       return true;
     });
   }
@@ -351,15 +362,16 @@ export class ContainerRecords {
   /** Releases this process's lock (no-op when another process holds it or the row is gone). */
   unlock(id: string): void {
     this.#db.write(() => {
-      this.#db.sql
-        .prepare('UPDATE containers SET lock_owner = NULL WHERE id = ? AND lock_owner = ?')
-        .run(id, ownToken());
+      this.#prepare('UPDATE containers SET lock_owner = NULL WHERE id = ? AND lock_owner = ?').run(
+        id,
+        ownToken(),
+      );
     });
   }
 
   /** The ids of containers using an image, with whether they run (for `rmi`'s conflict rules). */
   usingImage(imageId: string): { id: string; running: boolean }[] {
-    const rows = this.#db.sql.prepare('SELECT id, state FROM containers WHERE image_id = ?').all(imageId) as {
+    const rows = this.#prepare('SELECT id, state FROM containers WHERE image_id = ?').all(imageId) as {
       id: string;
       state: string | undefined;
     }[];
@@ -373,26 +385,22 @@ export class ContainerRecords {
 
   addEvent(event: Omit<StoredEvent, 'seq'>): void {
     this.#db.write(() => {
-      const info = this.#db.sql
-        .prepare(
-          'INSERT INTO container_events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
-        )
-        .run(event.timeNano, event.type, event.action, event.actorId, JSON.stringify(event.attributes));
+      const info = this.#prepare(
+        'INSERT INTO container_events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
+      ).run(event.timeNano, event.type, event.action, event.actorId, JSON.stringify(event.attributes));
       const seq = Number(info.lastInsertRowid);
       if (seq % 500 === 0) {
-        this.#db.sql.prepare('DELETE FROM container_events WHERE seq <= ?').run(seq - EVENTS_KEPT);
+        this.#prepare('DELETE FROM container_events WHERE seq <= ?').run(seq - EVENTS_KEPT);
       }
     });
   }
 
   /** Events after sequence number `afterSeq` (and at or after `sinceNano`), oldest first. */
   events(options: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint } = {}): StoredEvent[] {
-    const statement = this.#db.sql
-      .prepare(
-        `SELECT seq, time_nano, type, action, actor_id, attributes FROM container_events
+    const statement = this.#prepare(
+      `SELECT seq, time_nano, type, action, actor_id, attributes FROM container_events
          WHERE seq > ? AND time_nano >= ? AND time_nano <= ? ORDER BY seq`,
-      )
-      .safeIntegers(true);
+    ).safeIntegers(true);
     const rows = statement.all(
       BigInt(options.afterSeq ?? 0),
       options.sinceNano ?? 0n,
@@ -417,7 +425,7 @@ export class ContainerRecords {
 
   /** The newest event's sequence number (0 when there is none). */
   lastEventSeq(): number {
-    const seq = this.#db.sql.prepare('SELECT MAX(seq) FROM container_events').pluck().get() as number | null;
+    const seq = this.#prepare('SELECT MAX(seq) FROM container_events').pluck().get() as number | null;
     return seq ?? 0;
   }
 }

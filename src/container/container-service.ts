@@ -27,6 +27,7 @@ import { readHostFacts } from '../runtime/host-facts.ts';
 import { type LogEntry, readContainerLog } from '../runtime/logs.ts';
 import { buildRuntimeSpec } from '../runtime/spec.ts';
 import { GC_ROOT_LABEL } from '../snapshot/gc.ts';
+import { tracePhase } from '../util/phase-trace.ts';
 import { mergeImageConfig, processPathAndArgs } from './container-config.ts';
 import { ContainerContext, type ContainerServiceOptions } from './container-context.ts';
 import { type ExecHandle, type ExecRequest, execInContainer } from './container-exec.ts';
@@ -35,6 +36,7 @@ import {
   type CleanupResult,
   cleanupRun,
   killAndCleanup,
+  premountRootfs,
   reconcileRecord,
   removeContainer,
   type StartRunOptions,
@@ -272,29 +274,39 @@ export class ContainerService implements Disposable {
       for (const hook of this.context.hooks) await hook.create?.(record.definition, name);
       this.#records.insert(record, Date.now());
       inserted = true;
-      const chainId = await this.context.images.unpack(image.id);
-      const snapshotter = await this.context.snapshotter();
-      await snapshotter.prepare(record.definition.SnapshotKey, chainId, {
-        labels: { [GC_ROOT_LABEL]: 'container', 'wharf.container': id },
-      });
-      await mkdir(paths.userdata, { recursive: true });
-      await mkdir(paths.bundle, { recursive: true });
-      const hostnameText = `${config.Hostname}\n`;
-      const hosts =
-        network === 'host'
-          ? await hostHostsFile()
-          : hostsFile({
-              hostname: config.Hostname,
-              ...(config.Domainname ? { domainname: config.Domainname } : {}),
-              addresses: [],
-            });
-      const resolv =
-        network === 'host' ? await hostResolvConf() : containerResolvConf(await hostResolvConf());
-      await Promise.all([
-        writeFile(paths.hostname, hostnameText),
-        writeFile(paths.hosts, hosts),
-        writeFile(paths.resolvConf, resolv),
-      ]);
+      // the writable layer and the container's files side by side; both settle before a
+      // failure is handled, so the cleanup below never races either
+      const layer = (async () => {
+        const chainId = await this.context.images.unpack(image.id);
+        const snapshotter = await this.context.snapshotter();
+        await snapshotter.prepare(record.definition.SnapshotKey, chainId, {
+          labels: { [GC_ROOT_LABEL]: 'container', 'wharf.container': id },
+        });
+      })();
+      const files = (async () => {
+        await Promise.all([
+          mkdir(paths.userdata, { recursive: true }),
+          mkdir(paths.bundle, { recursive: true }),
+        ]);
+        const hosts =
+          network === 'host'
+            ? await hostHostsFile()
+            : hostsFile({
+                hostname: config.Hostname ?? '',
+                ...(config.Domainname ? { domainname: config.Domainname } : {}),
+                addresses: [],
+              });
+        const resolv =
+          network === 'host' ? await hostResolvConf() : containerResolvConf(await hostResolvConf());
+        await Promise.all([
+          writeFile(paths.hostname, `${config.Hostname}\n`),
+          writeFile(paths.hosts, hosts),
+          writeFile(paths.resolvConf, resolv),
+        ]);
+      })();
+      for (const outcome of await Promise.allSettled([layer, files])) {
+        if (outcome.status === 'rejected') throw outcome.reason;
+      }
     } catch (error) {
       if (inserted) {
         const snapshotter = await this.context.snapshotter().catch(() => undefined);
@@ -307,6 +319,7 @@ export class ContainerService implements Disposable {
       throw error;
     }
     this.context.emit('create', record);
+    tracePhase('create: done', id);
     return { id, warnings: [], record };
   }
 
@@ -322,6 +335,17 @@ export class ContainerService implements Disposable {
       transition(record.state, 'start', record.name); // throws Docker's refusal
       return startRun(this.context, record, options);
     });
+  }
+
+  /**
+   * Mounts a created container's root filesystem now, ahead of a start expected at once (the
+   * daemon, between `docker run`'s create and its start, while the client attaches and asks
+   * to wait): the start then finds it mounted. A container that is not started keeps the mount
+   * until it is removed; `cp`, `export` and the like use that mount meanwhile. Failures are for
+   * the start to meet and report.
+   */
+  async premount(id: string): Promise<void> {
+    await premountRootfs(this.context, id).catch(() => undefined);
   }
 
   /** conmon's record of how the current run ended (waits for it). */

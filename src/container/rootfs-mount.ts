@@ -7,13 +7,29 @@
  * `lowerdir=l/1,upperdir=snapshots/8/fs,...`. Other mounts (a bind for a one-layer view) go
  * through the snapshotter's `mountAt`.
  *
+ * `volatile` (for `--rm` containers, as Podman does): overlayfs then skips every sync of the
+ * upper layer, above all the syncfs of the whole host filesystem that an unmount does, which
+ * costs tens of milliseconds while other processes write. A container whose writable layer is
+ * thrown away at exit loses nothing by it. The kernel leaves `WORKDIR/work/incompat/volatile`
+ * behind and refuses any later mount while it exists (it marks a layer that may have lost
+ * writes in a crash), so the unmount here removes it after a clean unmount, and a volatile mount
+ * removes one a crash left.
+ *
+ * `mount` and `umount` are run by absolute path, found once per process (a PATH search costs an
+ * exec attempt per directory).
+ *
  * @example
- * await mountRootfs(await snapshotter.mounts(key), '/var/lib/wharf/containers/ID/rootfs');
+ * await mountRootfs(await snapshotter.mounts(key), '/var/lib/wharf/containers/ID/rootfs', { volatile: true });
+ * await unmountRootfs('/var/lib/wharf/containers/ID/rootfs', await snapshotter.mounts(key));
  */
 import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InternalError } from '../errors/index.ts';
+import { findExecutable } from '../runtime/runtime-probe.ts';
 import { mountAt } from '../snapshot/mount.ts';
 import type { Mount } from '../snapshot/snapshotter.ts';
+import { mountsUnder } from './mount-points.ts';
 
 const PATH_OPTIONS = ['lowerdir', 'upperdir', 'workdir'];
 
@@ -50,37 +66,113 @@ export function relativeOverlayOptions(options: readonly string[]): { options: s
   return { options: rewritten, cwd };
 }
 
+export interface RootfsMountOptions {
+  /** Mount a writable overlay with `volatile` (see the module comment). */
+  volatile?: boolean;
+}
+
+const toolPaths = new Map<string, Promise<string>>();
+
+/** The absolute path of a system tool (its bare name when it is not found: spawn then fails). */
+function systemTool(name: string): Promise<string> {
+  let found = toolPaths.get(name);
+  if (!found) {
+    found = findExecutable(name).then((path) => path ?? name);
+    toolPaths.set(name, found);
+  }
+  return found;
+}
+
+function optionValue(options: readonly string[], key: string): string | undefined {
+  const option = options.find((candidate) => candidate.startsWith(`${key}=`));
+  return option?.slice(key.length + 1);
+}
+
+/** The mark a volatile overlay leaves in its work directory (`workdir=` of `options`). */
+function volatileMark(options: readonly string[]): string | undefined {
+  const workdir = optionValue(options, 'workdir');
+  return workdir === undefined ? undefined : join(workdir, 'work', 'incompat', 'volatile');
+}
+
+function runTool(name: string, args: string[], cwd: string, describe: string): Promise<void> {
+  return systemTool(name).then(
+    (command) =>
+      new Promise<void>((resolve, reject) => {
+        // the C locale: util-linux otherwise loads a dozen locale files before it starts
+        const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+        const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+        const err: Buffer[] = [];
+        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        child.on('error', (error) =>
+          reject(new InternalError(`Cannot run ${name}: ${error.message}`, { cause: error })),
+        );
+        child.on('close', (code) => {
+          if (code === 0) resolve();
+          else {
+            const message = Buffer.concat(err).toString('utf8').trim();
+            reject(new InternalError(`Cannot ${describe}: ${message || `exit code ${code}`}`));
+          }
+        });
+      }),
+  );
+}
+
 /** Mounts a snapshot's mounts on `target`, overlays with relative directories. */
-export async function mountRootfs(mounts: readonly Mount[], target: string): Promise<void> {
+export async function mountRootfs(
+  mounts: readonly Mount[],
+  target: string,
+  options: RootfsMountOptions = {},
+): Promise<void> {
   if (mounts.length !== 1 || mounts[0]!.type !== 'overlay' || mounts[0]!.target) {
     await mountAt(mounts, target);
     return;
   }
-  const { options, cwd } = relativeOverlayOptions(mounts[0]!.options);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      'mount',
-      ['-t', 'overlay', '-o', options.join(','), '--', mounts[0]!.source, target],
-      {
-        cwd,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
+  let overlayOptions = mounts[0]!.options;
+  const mark = volatileMark(overlayOptions);
+  if (options.volatile && mark !== undefined && optionValue(overlayOptions, 'upperdir') !== undefined) {
+    await rm(mark, { recursive: true, force: true }); // a crash's leftover (see the module comment)
+    overlayOptions = [...overlayOptions, 'volatile'];
+  }
+  const relative = relativeOverlayOptions(overlayOptions);
+  await runTool(
+    'mount',
+    ['-t', 'overlay', '-o', relative.options.join(','), '--', mounts[0]!.source, target],
+    relative.cwd,
+    `mount the root filesystem on ${target}`,
+  );
+}
+
+/**
+ * Unmounts `target` and everything mounted below it (deepest first, one `umount`), then removes
+ * the mark a volatile overlay leaves; `snapshotMounts` gives the snapshot's mounts (where its
+ * work directory is), asked only then. Returns false when nothing was mounted there.
+ */
+export async function unmountRootfs(
+  target: string,
+  snapshotMounts?: () => Promise<readonly Mount[] | undefined>,
+): Promise<boolean> {
+  const mounted = await mountsUnder(target);
+  if (mounted.length === 0) return false;
+  try {
+    await runTool(
+      'umount',
+      mounted.map((entry) => entry.mountpoint),
+      '/',
+      `unmount ${target}`,
     );
-    const err: Buffer[] = [];
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error) =>
-      reject(new InternalError(`Cannot run mount: ${error.message}`, { cause: error })),
-    );
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else {
-        const message = Buffer.concat(err).toString('utf8').trim();
-        reject(
-          new InternalError(
-            `Cannot mount the root filesystem on ${target}: ${message || `exit code ${code}`}`,
-          ),
-        );
-      }
-    });
-  });
+  } catch (error) {
+    // another handler of the same exit unmounted it meanwhile: done all the same
+    if ((await mountsUnder(target)).length > 0) throw error;
+  }
+  // newer kernels show the option as `fsync=volatile`
+  const volatile = mounted.some(
+    (entry) => entry.superOptions.includes('volatile') || entry.superOptions.includes('fsync=volatile'),
+  );
+  if (volatile && snapshotMounts) {
+    const mounts = await snapshotMounts();
+    const mark =
+      mounts?.length === 1 && mounts[0]!.type === 'overlay' ? volatileMark(mounts[0]!.options) : undefined;
+    if (mark !== undefined) await rm(mark, { recursive: true, force: true });
+  }
+  return true;
 }

@@ -33,6 +33,25 @@ export function startErrorExitCode(message: string): number {
   return EXIT_WHARF_ERROR;
 }
 
+/**
+ * crun's words for a process that cannot be executed, in runc's, which Docker's messages carry
+ * and its CLI reads to choose the exit code (case-sensitive: `permission denied`, not crun's
+ * `Permission denied`). Other messages are returned as they are.
+ *
+ * @example
+ * dockerStartMessage('crun: executable file `nope` not found in $PATH: No such file or directory', 'nope');
+ * // 'crun: exec: "nope": executable file not found in $PATH'
+ */
+export function dockerStartMessage(message: string, executable: string): string {
+  return message
+    .replace(
+      /executable file `([^`]*)` not found in \$PATH(?:: No such file or directory)?/,
+      (_, name: string) => `exec: "${name}": executable file not found in $PATH`,
+    )
+    .replace(/open executable: Permission denied/, `exec: "${executable}": permission denied`)
+    .replace(/open executable: Operation not permitted/, `exec: "${executable}": permission denied`);
+}
+
 /** A start that failed before the process ran; `exitCode` is 125, 126 or 127. */
 export class ContainerStartError extends FailedPreconditionError {
   readonly exitCode: number;

@@ -116,6 +116,11 @@ export class LocalContainerBackend implements ContainerBackend {
     const { id, warnings } = await this.#service.create(create);
     const size = create.config.Tty ? consoleSizeOf(request.body) : undefined;
     if (size) this.#consoleSizes.set(id, size);
+    // `docker run --rm` in the foreground (attached, removed at exit) starts it at once: its
+    // root filesystem is mounted while the client attaches and asks to wait (a start or a
+    // removal that comes meanwhile waits for that mount, see container-lifecycle.ts).
+    const attached = create.config.AttachStdout === true || create.config.AttachStderr === true;
+    if (attached && create.hostConfig?.AutoRemove === true) void this.#service.premount(id);
     this.#watch.poke();
     return { Id: id, Warnings: warnings };
   }

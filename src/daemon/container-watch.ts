@@ -26,6 +26,7 @@ import type { ContainerService } from '../container/container-service.ts';
 import { isActive } from '../container/container-state.ts';
 import type { ContainerExit } from '../runtime/conmon.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
+import { tracePhase } from '../util/phase-trace.ts';
 
 export type EventListener = (event: StoredEvent) => void;
 
@@ -173,6 +174,9 @@ export class ContainerWatch {
 
   #startExitWatch(): void {
     if (this.#exitTimer || this.#closed) return;
+    this.#exitTimer = setInterval(() => this.#checkAll(), EXIT_POLL_MS);
+    this.#exitTimer.unref();
+    if (this.#exitWatcher) return;
     const exitDir = runtimePaths(this.#service.context.root).exitDir;
     try {
       mkdirSync(exitDir, { recursive: true });
@@ -187,16 +191,20 @@ export class ContainerWatch {
     } catch {
       this.#exitWatcher = undefined; // the poll alone then
     }
-    this.#exitTimer = setInterval(() => this.#checkAll(), EXIT_POLL_MS);
-    this.#exitTimer.unref();
   }
 
+  /**
+   * Stops the poll when no run is tracked. The directory's watch stays until `close`: removing an
+   * inotify watch waits for an SRCU grace period in the kernel, a few milliseconds of this
+   * event loop blocked, and a daemon that starts a container now will start another.
+   */
   #stopExitWatchIfIdle(): void {
-    if (this.#runs.size > 0) return;
-    this.#exitWatcher?.close();
-    this.#exitWatcher = undefined;
+    if (this.#runs.size > 0 && !this.#closed) return;
     if (this.#exitTimer) clearInterval(this.#exitTimer);
     this.#exitTimer = undefined;
+    if (!this.#closed) return;
+    this.#exitWatcher?.close();
+    this.#exitWatcher = undefined;
   }
 
   #checkAll(): void {
@@ -219,6 +227,7 @@ export class ContainerWatch {
         });
         return;
       }
+      tracePhase('watch: exit seen', run.record.id);
       this.#finish(run, exit);
       if (run.cleanup) await this.#cleanup(run.record);
     } catch {

@@ -29,6 +29,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { tracePhase } from '../util/phase-trace.ts';
 import { API_VERSION, splitVersionPrefix } from './api-version.ts';
 import { type EngineApiBackends, engineApiRoutes } from './engine-api-backends.ts';
 import { type HijackedConnection, MULTIPLEXED_STREAM, RAW_STREAM, readUpgradeBody } from './hijack.ts';
@@ -190,6 +191,8 @@ export class EngineApiServer {
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
+    tracePhase(`api: ${method} ${req.url}`);
+    res.once('finish', () => tracePhase(`api: answered ${method} ${req.url}`));
     const { controller, dispose } = this.#requestSignal();
     res.once('close', () => {
       // the client went away, or the response is complete: either way the work is over
@@ -325,6 +328,7 @@ export class EngineApiServer {
   async #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
+    tracePhase(`api: ${method} ${req.url} (upgrade)`);
     const { controller, dispose } = this.#requestSignal();
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'hijacked connection error'));
     socket.once('close', () => {

@@ -64,13 +64,20 @@ export function openRootSnapshotter(root: string): Promise<OverlaySnapshotter> {
 /** The image side of the container service, over an engine's image store and content. */
 function engineImageSource(engine: LocalEngine, openSnapshotter: () => Promise<Snapshotter>): ImageSource {
   const store = engine.images.store;
+  // An image id is its config's digest: its config and layers never change, so a long-lived
+  // process (the daemon) reads and parses them once, not at every create.
+  const configs = new BoundedCache<string, Awaited<ReturnType<typeof store.config>>>(64);
+  const layerLists = new BoundedCache<string, Awaited<ReturnType<typeof store.layers>>>(64);
   return {
     async resolve(reference) {
       const record = engine.images.resolve(reference);
-      return { id: record.id, config: await store.config(record.id) };
+      return {
+        id: record.id,
+        config: structuredClone(await configs.get(record.id, () => store.config(record.id))),
+      };
     },
     async unpack(imageId) {
-      const layers = await store.layers(imageId);
+      const layers = await layerLists.get(imageId, () => store.layers(imageId));
       const top = layers.at(-1)?.chainId;
       if (top === undefined) return undefined;
       // Unpacked already (the common case): no need to load the layer code.
@@ -91,6 +98,24 @@ function engineImageSource(engine: LocalEngine, openSnapshotter: () => Promise<S
       return store.get(imageId).size;
     },
   };
+}
+
+/** Values by key, computed once; the oldest goes when full. Failures are not kept. */
+class BoundedCache<K, V> {
+  readonly #limit: number;
+  readonly #values = new Map<K, V>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async get(key: K, compute: () => Promise<V>): Promise<V> {
+    if (this.#values.has(key)) return this.#values.get(key) as V;
+    const value = await compute();
+    if (this.#values.size >= this.#limit) this.#values.delete(this.#values.keys().next().value as K);
+    this.#values.set(key, value);
+    return value;
+  }
 }
 
 function snapshotterOpener(root: string): () => Promise<Snapshotter> {

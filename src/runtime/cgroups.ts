@@ -245,6 +245,20 @@ export async function readCgroupStats(cgroupsPath: string): Promise<CgroupStats>
   return stats;
 }
 
+/**
+ * How many times the kernel's OOM killer killed a process of the cgroup (0 when it does not
+ * exist): one file, where `readCgroupStats` reads a dozen.
+ */
+export async function readOomKills(cgroupsPath: string): Promise<number> {
+  const layout = await cgroupLayout();
+  if (layout.mode === 'v2') {
+    const dir = await cgroupDirectory(cgroupsPath, 'unified');
+    return parseFlatKeyed(await readText(dir && join(dir, 'memory.events')))['oom_kill'] ?? 0;
+  }
+  const dir = await cgroupDirectory(cgroupsPath, 'memory');
+  return parseFlatKeyed(await readText(dir && join(dir, 'memory.oom_control')))['oom_kill'] ?? 0;
+}
+
 /** Directories of `cgroupsPath` in every hierarchy (v1 ones, plus v2 where it is used). */
 async function allDirectories(cgroupsPath: string): Promise<{ dir: string; hierarchy: CgroupHierarchy }[]> {
   checkPath(cgroupsPath);
@@ -252,19 +266,40 @@ async function allDirectories(cgroupsPath: string): Promise<{ dir: string; hiera
   return layout.hierarchies.map((hierarchy) => ({ dir: join(hierarchy.mountpoint, cgroupsPath), hierarchy }));
 }
 
+/** Cgroup directories this process made or found, so that moving the next process skips mkdir. */
+const knownCgroups = new Set<string>();
+
 /**
  * Creates `cgroupsPath` in every v1 hierarchy (and v2 when it is the only one) and moves `pid`
  * into it. A new v1 cpuset cgroup starts with no CPUs or memory nodes, so those are copied from
  * its parent first, as runc does.
+ *
+ * The hierarchies are written at once. A write to `cgroup.procs` may wait for an RCU grace
+ * period (the kernel's cgroup_threadgroup_rwsem; writes within one of another go through at
+ * once), holding one of libuv's four threads meanwhile: call it when little else waits on them
+ * (conmon.ts moves conmon just after the runtime's own writes).
  */
 export async function moveProcessToCgroup(pid: number, cgroupsPath: string): Promise<void> {
   const layout = await cgroupLayout();
-  for (const { dir, hierarchy } of await allDirectories(cgroupsPath)) {
-    if (hierarchy.version === 2 && layout.mode !== 'v2') continue;
-    await mkdir(dir, { recursive: true });
-    if (hierarchy.controllers.includes('cpuset')) await fillCpuset(hierarchy.mountpoint, cgroupsPath);
-    await writeFile(join(dir, 'cgroup.procs'), String(pid));
-  }
+  await settleAll(
+    (await allDirectories(cgroupsPath)).map(async ({ dir, hierarchy }) => {
+      if (hierarchy.version === 2 && layout.mode !== 'v2') return;
+      const procs = join(dir, 'cgroup.procs');
+      if (knownCgroups.has(dir)) {
+        try {
+          await writeFile(procs, String(pid));
+          return;
+        } catch (error) {
+          if (!isErrno(error, 'ENOENT')) throw error;
+          knownCgroups.delete(dir); // removed meanwhile: made again below
+        }
+      }
+      await mkdir(dir, { recursive: true });
+      if (hierarchy.controllers.includes('cpuset')) await fillCpuset(hierarchy.mountpoint, cgroupsPath);
+      await writeFile(procs, String(pid));
+      knownCgroups.add(dir);
+    }),
+  );
 }
 
 async function fillCpuset(mountpoint: string, cgroupsPath: string): Promise<void> {
@@ -284,7 +319,16 @@ async function fillCpuset(mountpoint: string, cgroupsPath: string): Promise<void
  * be empty of processes (the kernel refuses otherwise: EBUSY, reported). Missing ones are fine.
  */
 export async function removeCgroupTree(cgroupsPath: string): Promise<void> {
+  // A container's cgroup usually has no children: rmdir first, and list it only when the kernel
+  // refuses (EBUSY: children, or processes, which the second rmdir then reports).
   const removeDir = async (dir: string): Promise<void> => {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return;
+      if (!isErrno(error, 'EBUSY') && !isErrno(error, 'ENOTEMPTY')) throw error;
+    }
     let entries: import('node:fs').Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -300,7 +344,15 @@ export async function removeCgroupTree(cgroupsPath: string): Promise<void> {
     }
   };
   if (cgroupsPath === '/' || cgroupsPath === '') return;
-  for (const { dir } of await allDirectories(cgroupsPath)) await removeDir(dir);
+  // the hierarchies are independent: remove from all of them at once
+  await settleAll((await allDirectories(cgroupsPath)).map(({ dir }) => removeDir(dir)));
+}
+
+/** Waits for every promise, then throws the first failure: nothing is left running on an error. */
+async function settleAll(promises: Promise<void>[]): Promise<void> {
+  for (const outcome of await Promise.allSettled(promises)) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+  }
 }
 
 /** Host pids in a cgroup (from the pids hierarchy, or v2's), for checks after a container exits. */

@@ -7,14 +7,21 @@
  *
  * The handshake (conmon's contract, see ../../../shared/docs/traps.md):
  *   1. spawn conmon with two inherited socketpairs, announced as `_OCI_SYNCPIPE=3` and
- *      `_OCI_STARTPIPE=4`; conmon blocks reading the start pipe so that the parent can move it
- *      into a cgroup first (Wharf moves it out of the caller's cgroup, as Podman does);
+ *      `_OCI_STARTPIPE=4`; conmon blocks reading the start pipe, while the caller finishes what
+ *      the runtime needs (`beforeStart`: the root filesystem, config.json);
  *   2. write to the start pipe; conmon forks (the first process exits after writing the conmon
- *      pid file) and runs `runtime create`;
+ *      pid file) and runs `runtime create` (or, with `startOnCreate`, `run --detach`);
  *   3. read `{"data": PID}` from the sync pipe: PID > 0 is the container's init; a negative
  *      number is a failure, with `message` holding the runtime's stderr (the runtime's JSON log,
  *      written through `--runtime-arg --log`, holds the same words when the message is empty);
- *   4. `runtime start` (the driver's `start`) runs the user's process.
+ *   4. move conmon's daemon out of the caller's cgroup (as Podman does, so that it shares
+ *      neither the caller's limits nor its fate). Podman moves conmon before step 2; here it
+ *      comes after, when the runtime has just moved the container's init into its own cgroup:
+ *      a write to `cgroup.procs` waits for an RCU grace period (5-15 ms here) unless another
+ *      came just before, so this one costs next to nothing. conmon forks nothing in between
+ *      but the runtime, which is gone by then; the container's processes are in their own
+ *      cgroup; its exit command, forked later, starts in conmon's;
+ *   5. `runtime start` (the driver's `start`) runs the user's process, unless `startOnCreate`.
  *
  * Files of one container (paths from `conmonPaths`):
  *
@@ -41,7 +48,8 @@ import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FailedPreconditionError, isErrno, UnavailableError } from '../errors/index.ts';
-import { moveProcessToCgroup, readCgroupStats } from './cgroups.ts';
+import { moveProcessToCgroup, readOomKills } from './cgroups.ts';
+import { readOnlyRuntime } from './read-only-runtime.ts';
 import type { RuntimeDriver } from './runtime-driver.ts';
 import { runtimeErrorMessage } from './runtime-driver.ts';
 import { findExecutable } from './runtime-probe.ts';
@@ -74,9 +82,9 @@ export interface ConmonOptions extends ConmonLocation {
   /** Keep the container's stdin open when an attached client leaves. */
   leaveStdinOpen?: boolean;
   /**
-   * Absolute cgroup to move conmon into before it starts the container, so that it does not share
-   * the fate (or limits) of the caller's cgroup. Defaults to `/wharf/conmon`; `null` keeps it where
-   * the caller is.
+   * Absolute cgroup to move conmon into once it has created the container (step 4 above), so
+   * that it does not share the fate (or limits) of the caller's cgroup. Defaults to
+   * `/wharf/conmon`; `null` keeps it where the caller is.
    */
   conmonCgroup?: string | null;
   /** Extra environment for conmon and thus for the exit command (PATH is always passed). */
@@ -85,7 +93,27 @@ export interface ConmonOptions extends ConmonLocation {
   conmonPath?: string;
   /** How long to wait for the container's pid. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Work that must be done before the runtime creates the container (config.json, the root
+   * filesystem), run while conmon starts: conmon waits on its start pipe until this resolves. When it rejects, conmon is killed before it forks and that
+   * rejection is thrown. createWithConmon never returns or throws before it has settled.
+   */
+  beforeStart?: () => Promise<void>;
+  /**
+   * Have the runtime start the process at once (`run --detach` in place of `create`): the
+   * container is running when this returns and no `runtime start` follows, which saves a
+   * runtime process per run. conmon only knows `create`, so it runs the runtime through a
+   * one-line `sh` that swaps the verb (see RUN_INSTEAD_OF_CREATE).
+   */
+  startOnCreate?: boolean;
 }
+
+/**
+ * `sh -c` script run as conmon's runtime: `$0` is the real runtime, and the first `create` among
+ * the arguments (global flags come before it, the container id is hex) becomes `run --detach`.
+ */
+const RUN_INSTEAD_OF_CREATE =
+  'd=; for a in "$@"; do shift; if [ -z "$d" ] && [ "$a" = create ]; then d=1; set -- "$@" run --detach; else set -- "$@" "$a"; fi; done; exec "$0" "$@"';
 
 export interface ConmonPaths {
   conmonPidFile: string;
@@ -188,8 +216,26 @@ function childExit(child: ChildProcess): Promise<{ code: number | null; signal: 
   });
 }
 
-/** conmon's argv, as Podman builds it (see the list in traps.md). */
-export function conmonArgs(options: ConmonOptions, paths: ConmonPaths): string[] {
+let conmonFound: Promise<string | undefined> | undefined;
+
+/** conmon on PATH, looked up once per process (a miss is looked up again next time). */
+function conmonBinary(): Promise<string | undefined> {
+  conmonFound ??= findExecutable('conmon').then((path) => {
+    if (!path) conmonFound = undefined;
+    return path;
+  });
+  return conmonFound;
+}
+
+/**
+ * conmon's argv, as Podman builds it (see the list in traps.md); `runtimePath` is the runtime
+ * binary to run (its read-only view, see read-only-runtime.ts).
+ */
+export function conmonArgs(
+  options: ConmonOptions,
+  paths: ConmonPaths,
+  runtimePath = options.runtime.binary,
+): string[] {
   const { runtime } = options;
   const runtimeLogArgs =
     runtime.name === 'crun'
@@ -205,7 +251,7 @@ export function conmonArgs(options: ConmonOptions, paths: ConmonPaths): string[]
     '-n',
     options.name ?? options.id,
     '-r',
-    runtime.binary,
+    options.startOnCreate ? '/bin/sh' : runtimePath,
     '-b',
     options.bundle,
     '-p',
@@ -221,7 +267,9 @@ export function conmonArgs(options: ConmonOptions, paths: ConmonPaths): string[]
     '-l',
     `k8s-file:${options.logPath}`,
   ];
-  for (const arg of [...runtime.globalArgs(), ...runtimeLogArgs]) args.push('--runtime-arg', arg);
+  const runtimeArgs = [...runtime.globalArgs(), ...runtimeLogArgs];
+  if (options.startOnCreate) runtimeArgs.unshift('-c', RUN_INSTEAD_OF_CREATE, runtimePath);
+  for (const arg of runtimeArgs) args.push('--runtime-arg', arg);
   if (options.logSizeMax !== undefined && options.logSizeMax > 0)
     args.push('--log-size-max', String(options.logSizeMax));
   if (options.terminal) args.push('-t');
@@ -243,26 +291,35 @@ export function conmonArgs(options: ConmonOptions, paths: ConmonPaths): string[]
  */
 export async function createWithConmon(options: ConmonOptions): Promise<ConmonStarted> {
   const paths = conmonPaths(options);
-  const conmon = options.conmonPath ?? (await findExecutable('conmon'));
+  const conmon = options.conmonPath ?? (await conmonBinary());
   if (!conmon) throw new UnavailableError('Cannot create container: conmon is not installed');
-  await Promise.all([
+  const [launch] = await Promise.all([
+    // crun from a read-only view does not copy itself first (read-only-runtime.ts)
+    options.runtime.name === 'crun' ? readOnlyRuntime(options.runtime.binary) : undefined,
     mkdir(options.userdataDir, { recursive: true }),
     mkdir(options.exitDir, { recursive: true }),
     mkdir(options.socketDir, { recursive: true }),
   ]);
-  // Stale files from an earlier run of the same id would be read as this run's.
-  await Promise.all(
-    [paths.exitFile, paths.persistExitFile, paths.oomFile, paths.pidFile, paths.runtimeLog].map((file) =>
-      rm(file, { force: true }),
+  // Stale files from an earlier run of the same id would be read as this run's; conmon writes
+  // none of them before its start pipe, so they go while it starts. `prepared` never rejects:
+  // the outcomes are looked at below. The caller's work starts first, so that its first file
+  // operations are under way while conmon's spawn holds this thread.
+  const prepared = Promise.allSettled([
+    (async () => options.beforeStart?.())(),
+    Promise.all(
+      [paths.exitFile, paths.persistExitFile, paths.oomFile, paths.pidFile, paths.runtimeLog].map((file) =>
+        rm(file, { force: true }),
+      ),
     ),
-  );
+  ]);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     ...options.env,
+    ...launch?.env,
     _OCI_SYNCPIPE: '3',
     _OCI_STARTPIPE: '4',
   };
-  const child = spawn(conmon, conmonArgs(options, paths), {
+  const child = spawn(conmon, conmonArgs(options, paths, launch?.path), {
     cwd: options.userdataDir, // conmon writes a second `oom` file into its cwd
     env,
     detached: true,
@@ -285,8 +342,8 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
       });
       throw new UnavailableError(`Cannot create container ${options.id}: conmon did not start (${code})`);
     }
-    const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
-    if (cgroup !== null) await moveProcessToCgroup(child.pid, cgroup);
+    // the caller's failure first: it is the reason this container cannot start
+    for (const outcome of await prepared) if (outcome.status === 'rejected') throw outcome.reason;
     startPipe.end('0');
     const message = await syncMessage;
     const { code } = await exited;
@@ -308,11 +365,22 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
       );
     }
     const conmonPid = Number((await readFile(paths.conmonPidFile, 'utf8')).trim());
+    const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
+    if (cgroup !== null) {
+      try {
+        await moveProcessToCgroup(conmonPid, cgroup);
+      } catch (error) {
+        // the container must not outlive its conmon, which goes below
+        await options.runtime.kill(options.id, 'SIGKILL', { all: true }).catch(() => undefined);
+        throw error;
+      }
+    }
     return { pid: message.data, conmonPid };
   } catch (error) {
     // Leave nothing half-made: a conmon still waiting on the start pipe, or one that forked and
     // never answered (a failed create makes conmon exit by itself).
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await prepared; // the caller's cleanup must not race its own preparation
     if (await isConmonAlive(options)) {
       const daemon = Number((await readFile(paths.conmonPidFile, 'utf8').catch(() => '')).trim());
       if (daemon > 0) {
@@ -369,15 +437,18 @@ export async function readExit(
   }
   if (text === undefined || text.trim() === '') return undefined;
   const exitCode = Number(text.trim());
-  let oomKilled = await fileExists(paths.oomFile);
-  if (!oomKilled && options.cgroupsPath) {
-    // conmon's OOM event can lose the race with the exit; the cgroup's own count cannot (until
-    // the runtime deletes the cgroup).
-    const stats = await readCgroupStats(options.cgroupsPath).catch(() => undefined);
-    oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
-  }
+  // conmon's OOM event can lose the race with the exit; the cgroup's own count cannot (until
+  // the runtime deletes the cgroup). Both are read at once.
+  const [marked, kills] = await Promise.all([
+    fileExists(paths.oomFile),
+    options.cgroupsPath ? readOomKills(options.cgroupsPath).catch(() => 0) : 0,
+  ]);
+  const oomKilled = marked || kills > 0;
   return { exitCode: Number.isFinite(exitCode) ? exitCode : -1, oomKilled, source: 'conmon' };
 }
+
+/** How long after an exit a watch is closed (see waitForExit). */
+const WATCH_CLOSE_DELAY_MS = 100;
 
 /** Waits for conmon's exit file (fs.watch on the exit dir, with polling as a safety net). */
 export async function waitForExit(
@@ -394,7 +465,10 @@ export async function waitForExit(
     let again = false;
     const cleanup = () => {
       done = true;
-      watcher?.close();
+      // Removing an inotify watch blocks this thread for an SRCU grace period (milliseconds):
+      // later, when the exit's handling (which the caller does now) is over.
+      const closing = watcher;
+      if (closing) setTimeout(() => closing.close(), WATCH_CLOSE_DELAY_MS).unref();
       clearInterval(poller);
       options.signal?.removeEventListener('abort', onAbort);
     };
@@ -506,8 +580,7 @@ export async function reconcileContainer(
   }
   let oomKilled = await fileExists(conmonPaths(location).oomFile);
   if (!oomKilled && options.cgroupsPath) {
-    const stats = await readCgroupStats(options.cgroupsPath).catch(() => undefined);
-    oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
+    oomKilled = (await readOomKills(options.cgroupsPath).catch(() => 0)) > 0;
   }
   return { status: 'exited', exit: { exitCode: 137, oomKilled, source: 'assumed' } };
 }

@@ -306,7 +306,11 @@ export async function* readContainerLog(
       }
     } finally {
       clearInterval(timer);
-      watcher?.close();
+      // Removing an inotify watch blocks this thread for an SRCU grace period (milliseconds),
+      // and the end of a followed log is when the container's exit is being handled: later.
+      const closing = watcher;
+      watcher = undefined;
+      if (closing) setTimeout(() => closing.close(), 100).unref();
       options.signal?.removeEventListener('abort', onAbort);
     }
   } finally {

@@ -19,10 +19,11 @@
  */
 import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
+import { cgroupPids } from './cgroups.ts';
 import type { RuntimeProcess, RuntimeResources, RuntimeState } from './oci-runtime-spec.ts';
 import { serializeRuntimeSpec } from './spec.ts';
 
@@ -228,6 +229,11 @@ export class OciRuntimeDriver implements RuntimeDriver {
   }
 
   async create(id: string, bundle: string, options: CreateOptions = {}): Promise<void> {
+    // crun reports a missing bundle on its stderr (the container's, often ignored) before it
+    // opens its log: tell it here
+    await access(join(bundle, 'config.json')).catch((error: Error) =>
+      this.#fail('create', id, `cannot read the bundle: ${error.message}`),
+    );
     const args = ['create', '--bundle', bundle];
     if (options.pidFile) args.push('--pid-file', options.pidFile);
     if (options.consoleSocket) args.push('--console-socket', options.consoleSocket);
@@ -337,12 +343,38 @@ export class OciRuntimeDriver implements RuntimeDriver {
   }
 
   async update(id: string, resources: RuntimeResources): Promise<void> {
-    await this.#simple('update', id, ['update', '--resources', '-', id], JSON.stringify(resources));
+    // a file, not `-`: crun opens /dev/stdin, which a socket (Node's stdin pipe) cannot be
+    await mkdir(this.#scratchDir, { recursive: true });
+    const file = join(this.#scratchDir, `update-${id}-${randomBytes(4).toString('hex')}.json`);
+    try {
+      await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+      await this.#simple('update', id, ['update', '--resources', file, id]);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   async ps(id: string): Promise<number[]> {
-    const { stdout } = await this.#simple('list the processes of', id, ['ps', '--format', 'json', id]);
-    const text = stdout.trim();
+    const result = await this.#run(['ps', '--format', 'json', id]);
+    if (result.code !== 0) {
+      // crun 1.8 crashes (SIGSEGV) listing a container at its pids limit: read its cgroup instead
+      if (result.code > 128) return this.#cgroupPids(id);
+      this.#fail('list the processes of', id, runtimeErrorMessage(result.stderr));
+    }
+    const text = result.stdout.trim();
     return text === '' || text === 'null' ? [] : (JSON.parse(text) as number[]);
+  }
+
+  /** The container's processes from the cgroup its init is in (pids, or v2's). */
+  async #cgroupPids(id: string): Promise<number[]> {
+    const { pid } = await this.state(id);
+    if (pid <= 0) return [];
+    const membership = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+    const line =
+      membership.split('\n').find((entry) => /^\d+:(?:[^:]*,)?pids(?:,[^:]*)?:/.test(entry)) ??
+      membership.split('\n').find((entry) => entry.startsWith('0::'));
+    const path = line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+    if (!path) return [pid];
+    return cgroupPids(path);
   }
 }

@@ -10,6 +10,8 @@
  *     sockets/ID        conmon's --socket-dir-path: a symlink to the bundle, so that
  *                       sockets/ID/attach (the SEQPACKET attach socket) has a short path
  *     scratch/          short-lived files: exec process.json, runtime logs, probe bundles
+ *     seccomp/KEY.bpf   seccomp filters crun compiled, for the next containers with the same
+ *                       profile (see seccomp-bpf-cache.ts)
  *
  * Per-container files (the bundle, conmon's pid files, persist dir with `exit` and `oom`, the log)
  * live in the container's own directory, which the container layer owns and passes in.
@@ -28,6 +30,7 @@ export interface RuntimePaths {
   exitDir: string;
   socketDir: string;
   scratchDir: string;
+  seccompDir: string;
 }
 
 export function runtimePaths(wharfRoot: string): RuntimePaths {
@@ -39,5 +42,6 @@ export function runtimePaths(wharfRoot: string): RuntimePaths {
     exitDir: join(dir, 'exits'),
     socketDir: join(dir, 'sockets'),
     scratchDir: join(dir, 'scratch'),
+    seccompDir: join(dir, 'seccomp'),
   };
 }

@@ -15,6 +15,8 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError, NotFoundError } from '../../errors/index.ts';
 import type { ImageStore } from '../../image/image-store.ts';
 import { parseNormalizedReference } from '../../oci/reference.ts';
+import type { ContainerContext } from '../container-context.ts';
+import { premounted } from '../container-lifecycle.ts';
 import { withContainerLock } from '../container-lock.ts';
 import { containerPaths } from '../container-paths.ts';
 import type { ContainerRecord } from '../container-records.ts';
@@ -93,7 +95,9 @@ export class ContainerFiles {
     const record = await this.#service.get(idOrName);
     const rootfs = containerPaths(this.#service.context.root, record.id).rootfs;
     let opened: OpenedRoot;
-    if (isLive(record) && (await isMountPoint(rootfs))) {
+    if (record.state === 'created') await premounted(this.#service.context, record.id);
+    if ((isLive(record) || record.state === 'created') && (await isMountPoint(rootfs))) {
+      // running, or created and mounted ahead of its start (ContainerService.premount)
       const root = RootedFs.open(rootfs);
       opened = { root, release: async () => root.close() };
     } else {
@@ -176,6 +180,8 @@ export class ContainerFiles {
     return withContainerLock(this.#service.context.records, record.id, async () => {
       const current = await this.#service.get(record.id);
       if (isLive(current)) return extract(await openLiveRoot(current.pid, current.definition.CgroupsPath));
+      const premounted = await this.#premounted(current, { writable: true });
+      if (premounted) return extract(premounted);
       const snapshotter = await this.#service.context.snapshotter();
       return extract(
         await openOfflineRoot(snapshotter, current.definition.SnapshotKey, {
@@ -222,17 +228,45 @@ export class ContainerFiles {
     }
   }
 
+  #premounted(record: ContainerRecord, options: { writable: boolean }): Promise<OpenedRoot | undefined> {
+    return premountedRoot(this.#service.context, record, options);
+  }
+
   async #openForRead(record: ContainerRecord): Promise<OpenedRoot> {
     if (isLive(record)) {
       const live = await openLiveRoot(record.pid, record.definition.CgroupsPath).catch(() => undefined);
       if (live) return live;
     }
+    const premounted = await this.#premounted(record, { writable: false });
+    if (premounted) return premounted;
     const snapshotter = await this.#service.context.snapshotter();
     return openOfflineRoot(snapshotter, record.definition.SnapshotKey, {
       writable: false,
       mounts: mountTableOf(this.#service.context.root, record),
     });
   }
+}
+
+/**
+ * A created container whose root filesystem the daemon mounted ahead of its start
+ * (ContainerService.premount): that mount is its layer's one writable view, so it is used
+ * rather than a second overlay of the same upper directory beside it.
+ */
+async function premountedRoot(
+  context: ContainerContext,
+  record: ContainerRecord,
+  options: { writable: boolean },
+): Promise<OpenedRoot | undefined> {
+  const { root } = context;
+  if (record.state !== 'created') return undefined;
+  await premounted(context, record.id); // one under way: use it, not a second overlay beside it
+  const rootfs = containerPaths(root, record.id).rootfs;
+  if (!(await isMountPoint(rootfs))) return undefined;
+  const opened = RootedFs.open(rootfs, {
+    mounts: mountTableOf(root, record),
+    ...(options.writable && !record.definition.HostConfig.ReadonlyRootfs ? {} : { readonly: true }),
+  });
+  return { root: opened, release: async () => opened.close() };
 }
 
 /** What shows over a stopped container's rootfs: its volumes and binds, and its /etc files. */

@@ -1,0 +1,114 @@
+/**
+ * A read-only view of the crun binary, so that crun need not copy itself at every start.
+ *
+ * Against CVE-2019-5736 (a container overwriting the runtime's binary on the host through
+ * /proc/PID/exe), crun 1.8 begins every invocation by bind-mounting its own binary read-only in
+ * /tmp, or copying it into a sealed memfd, and executing itself again from there: an exec, the
+ * dynamic loader and three mount-table changes, 3-8 ms here, once per container. It skips that
+ * when it already runs from a read-only filesystem and `_LIBCONTAINER_CLONED_BINARY` is set
+ * (crun's is_self_cloned, and runc's, which documents the same for an administrator's
+ * read-only bind mount): a binary on a read-only mount cannot be written through
+ * /proc/PID/exe either, so the protection is the same.
+ *
+ * Layout, one per crun build (KEY: its device, inode, size and mtime, so an upgraded crun gets
+ * its own), shared by every Wharf root and process and kept until the host reboots:
+ *
+ *   /run/wharf/runtimes/
+ *     crun-KEY      an empty file, with the binary bind-mounted read-only over it
+ *
+ * It is made on first use (`mount --bind -o ro`), checked before each use (mounted, read-only,
+ * the same inode as the binary), and made again when missing (after a reboot the file stays, the
+ * mount does not). Two processes making it at once stack two identical mounts, which is
+ * harmless. Anything unexpected means the plain binary, which copies itself as before.
+ *
+ * @example
+ * const launch = await readOnlyRuntime('/usr/bin/crun');
+ * // { path: '/run/wharf/runtimes/crun-0123abcd...', env: { _LIBCONTAINER_CLONED_BINARY: '1' } }
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { findExecutable } from './runtime-probe.ts';
+
+export const READ_ONLY_RUNTIME_DIR = '/run/wharf/runtimes';
+
+export interface RuntimeLaunch {
+  /** The binary to execute: the read-only view. */
+  path: string;
+  /** Environment the runtime needs to trust it. */
+  env: Record<string, string>;
+}
+
+/** mountinfo's per-mount options of `path` (the last mount there wins), or undefined. */
+async function mountOptions(path: string): Promise<string[] | undefined> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  let options: string[] | undefined;
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (fields[4] === path) options = (fields[5] ?? '').split(',');
+  }
+  return options;
+}
+
+async function isReadOnlyView(target: string, binary: { dev: number; ino: number }): Promise<boolean> {
+  const [options, info] = await Promise.all([mountOptions(target), stat(target).catch(() => undefined)]);
+  return options?.includes('ro') === true && info?.dev === binary.dev && info.ino === binary.ino;
+}
+
+function bindReadOnly(binary: string, target: string): Promise<boolean> {
+  return findExecutable('mount').then(
+    (mount) =>
+      new Promise<boolean>((resolve) => {
+        const child = spawn(mount ?? 'mount', ['--bind', '-o', 'ro', binary, target], { stdio: 'ignore' });
+        child.on('error', () => resolve(false));
+        child.on('close', (code) => resolve(code === 0));
+      }),
+  );
+}
+
+const known = new Map<string, Promise<RuntimeLaunch | undefined>>();
+
+/**
+ * The read-only view of `binary` with the environment that makes crun use it as is, or
+ * undefined when it cannot be had (not root, no mount): then run `binary` itself.
+ */
+export function readOnlyRuntime(
+  binary: string,
+  dir = READ_ONLY_RUNTIME_DIR,
+): Promise<RuntimeLaunch | undefined> {
+  const cacheKey = `${dir}\0${binary}`;
+  let launch = known.get(cacheKey);
+  if (!launch) {
+    launch = prepare(binary, dir).catch(() => undefined);
+    known.set(cacheKey, launch);
+    // a failure is not final (a mount table in flux, a missing directory): ask again later
+    void launch.then((result) => {
+      if (!result) setTimeout(() => known.delete(cacheKey), 60_000).unref();
+    });
+  }
+  return launch.then(async (result) => {
+    if (!result) return undefined;
+    // unmounted behind our back (by hand): the plain binary this time, the view again next time
+    const info = await stat(binary).catch(() => undefined);
+    if (info && (await isReadOnlyView(result.path, info).catch(() => false))) return result;
+    known.delete(cacheKey);
+    return undefined;
+  });
+}
+
+async function prepare(binary: string, dir: string): Promise<RuntimeLaunch | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const info = await stat(binary);
+  const key = createHash('sha256')
+    .update(`${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 16);
+  const target = join(dir, `${basename(binary)}-${key}`);
+  const launch: RuntimeLaunch = { path: target, env: { _LIBCONTAINER_CLONED_BINARY: '1' } };
+  if (await isReadOnlyView(target, info)) return launch;
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await writeFile(target, '', { flag: 'a', mode: 0o755 });
+  if (!(await bindReadOnly(binary, target))) return undefined;
+  return (await isReadOnlyView(target, info)) ? launch : undefined;
+}
