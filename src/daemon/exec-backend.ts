@@ -57,7 +57,17 @@ interface ExecInstance {
   /** The script(1) process of a TTY exec (its child is the runtime, on the outer terminal). */
   terminalHolder: number | undefined;
   finishedAt: number | undefined;
+  /** Called once the terminal has its first size (or there will be none): input flows then. */
+  sized?: (() => void) | undefined;
 }
+
+/**
+ * How long a TTY exec's input waits for the client's first resize. API 1.41 clients (docker CLI
+ * 28) send the size only after the start, so a fast runtime has the shell up before it lands; a
+ * command typed at once (`stty size`) would then meet the SIGWINCH mid-call (busybox runs applets
+ * in the shell's fork, with its handler: EINTR). Holding input until the size is set orders them.
+ */
+const FIRST_RESIZE_WAIT_MS = 500;
 
 /** Finished exec instances are forgotten after this long (dockerd keeps them until the container goes). */
 const KEEP_FINISHED_MS = 10 * 60_000;
@@ -274,7 +284,18 @@ export class LocalExecBackend implements ExecBackend {
         child.stdin.on('error', () => undefined); // the process closed its stdin: what is left is dropped
         let input: Readable = connection.input!;
         if (tty) input = input.pipe(new DetachKeyFilter(keys, ended));
-        input.pipe(child.stdin);
+        const stdin = child.stdin;
+        if (tty) {
+          const flow = () => {
+            exec.sized = undefined;
+            clearTimeout(timer);
+            input.pipe(stdin);
+          };
+          const timer = setTimeout(flow, FIRST_RESIZE_WAIT_MS);
+          exec.sized = flow;
+        } else {
+          input.pipe(stdin);
+        }
       }
       const copy = async (stream: 'stdout' | 'stderr', from: Readable | null) => {
         if (!from) return;
@@ -319,8 +340,16 @@ export class LocalExecBackend implements ExecBackend {
   async resize(execId: string, size: { height: number; width: number }): Promise<void> {
     const exec = this.#get(execId);
     if (!exec.tty || size.height <= 0 || size.width <= 0) return;
+    try {
+      await this.#resizeTerminal(exec, size);
+    } finally {
+      exec.sized?.();
+    }
+  }
+
+  async #resizeTerminal(exec: ExecInstance, size: { height: number; width: number }): Promise<void> {
     // the runtime may not be on its terminal yet right after the start: try for a moment
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
       if (exec.terminalHolder === undefined) {
         if (exec.finishedAt !== undefined) return;
       } else {
@@ -332,7 +361,7 @@ export class LocalExecBackend implements ExecBackend {
           return;
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
