@@ -15,220 +15,54 @@
 // and busybox-static; missing builders are skipped with a message.
 //
 // Run: node --import tsx bench/build.bench.ts [iterations]   (WHARF_BUILD_TRACE=1 for Wharf's phases)
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureBaseImages } from '../test/helpers/base-images.ts';
-import { wharfBin } from '../test/helpers/wharf.ts';
+import { type Builder, BuildRounds, cliBuilder, wharfBuilder } from './helpers/build-rounds.ts';
+import { busyboxTarball } from './helpers/busybox.ts';
+import { dockerUnavailable, startDockerd } from './helpers/dockerd.ts';
+import { podmanUnavailable, preparePodman } from './helpers/podman.ts';
 
 const iterations = Number(process.argv[2] ?? 3);
-const FILES = 2000;
-
-const DOCKERFILE = `FROM busybox
-WORKDIR /app
-COPY . .
-RUN for i in $(seq 1 200); do echo "generated $i" > /app/gen-$i.txt; done
-ENV APP_MODE=bench
-CMD ["sh"]
-`;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(
-  binary: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-  cwd?: string,
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        ms: performance.now() - started,
-      }),
-    );
-  });
-}
-
-async function must(binary: string, args: string[], env?: NodeJS.ProcessEnv, cwd?: string): Promise<Result> {
-  const r = await run(binary, args, env, cwd);
-  if (r.code !== 0)
-    throw new Error(`${binary} ${args.join(' ')} failed (${r.code}):\n${r.stderr.slice(-3000)}`);
-  return r;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** The context: FILES files of 5-15 KiB in 20 directories, random bytes (seeded per file). */
-async function makeContext(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), DOCKERFILE);
-  for (let i = 0; i < FILES; i++) {
-    const sub = join(dir, `dir${i % 20}`);
-    if (i < 20) await mkdir(sub, { recursive: true });
-    const size = 5 * 1024 + ((i * 7919) % (10 * 1024));
-    await writeFile(join(sub, `file${i}.bin`), randomBytes(size));
-  }
-}
-
-interface Builder {
-  name: string;
-  /** Removes the build cache and the built image (the base image stays). */
-  reset(): Promise<void>;
-  build(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function wharfBuilder(root: string, context: string): Promise<Builder> {
-  await ensureBaseImages(root);
-  const env = { ...process.env, WHARF_ROOT: root };
-  return {
-    name: 'wharf',
-    async reset() {
-      await run(wharfBin, ['rmi', '-f', 'bench:latest'], env);
-      await must(wharfBin, ['builder', 'prune', '-a', '-f'], env);
-    },
-    async build() {
-      const r = await must(
-        wharfBin,
-        ['build', '-q', '--network', 'none', '-t', 'bench:latest', context],
-        env,
-      );
-      if (process.env.WHARF_BUILD_TRACE === '1') process.stderr.write(r.stderr);
-      return r.ms;
-    },
-    async stop() {},
-  };
-}
 
 async function buildkitBuilder(dir: string, context: string, busyboxTar: string): Promise<Builder | string> {
-  if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) return 'docker.io is not installed';
-  const sock = join(dir, 'docker.sock');
-  const pidfile = join(dir, 'docker.pid');
-  const daemon: ChildProcess = spawn(
-    '/usr/sbin/dockerd',
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      pidfile,
-      '--host',
-      `unix://${sock}`,
-      '--iptables=false',
-      '--ip-masq=false',
-      '--bridge=none',
-      '--storage-driver=overlay2',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: false },
-  );
-  const log: Buffer[] = [];
-  daemon.stderr?.on('data', (c: Buffer) => log.push(c));
-  const env = {
-    ...process.env,
-    DOCKER_HOST: `unix://${sock}`,
-    DOCKER_BUILDKIT: '1',
-    DOCKER_CONFIG: join(dir, 'cli'),
-  };
-  const stop = async () => {
-    if (daemon.exitCode === null && daemon.pid !== undefined) {
-      process.kill(daemon.pid, 'SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
-    }
-  };
-  for (let i = 0; ; i++) {
-    if ((await run('/usr/bin/docker', ['version'], env)).code === 0) break;
-    if (i > 100 || daemon.exitCode !== null) {
-      await stop();
-      return `dockerd did not start: ${Buffer.concat(log).toString().slice(-1500)}`;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  await must('/usr/bin/docker', ['import', '--change', 'CMD ["sh"]', busyboxTar, 'busybox:latest'], env);
-  return {
-    name: 'buildkit',
-    async reset() {
-      await run('/usr/bin/docker', ['rmi', '-f', 'bench:latest'], env);
-      await must('/usr/bin/docker', ['builder', 'prune', '-a', '-f'], env);
-    },
-    async build() {
-      return (
-        await must(
-          '/usr/bin/docker',
-          ['build', '-q', '--network', 'none', '-t', 'bench:latest', context],
-          env,
-        )
-      ).ms;
-    },
-    stop,
-  };
+  const unavailable = dockerUnavailable();
+  if (unavailable) return unavailable;
+  const docker = await startDockerd({ dir, env: { DOCKER_BUILDKIT: '1' }, attempts: 100, failure: 'block' });
+  if (typeof docker === 'string') return docker;
+  await docker.importBusybox(busyboxTar, 'busybox:latest').catch(async (error: unknown) => {
+    await docker.stop();
+    throw error;
+  });
+  return cliBuilder({ name: 'buildkit', command: docker.cli, env: docker.env, context, stop: docker.stop });
 }
 
 async function podmanBuilder(dir: string, context: string, busyboxTar: string): Promise<Builder | string> {
-  if (!existsSync('/usr/bin/podman')) return 'podman is not installed';
-  await mkdir(dir, { recursive: true });
-  const conf = join(dir, 'containers.conf');
-  await writeFile(
-    conf,
-    '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n',
-  );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'overlay'];
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const imported = await run(
-    '/usr/bin/podman',
-    [...base, 'import', '--change', 'CMD ["sh"]', busyboxTar, 'localhost/busybox:latest'],
-    env,
-  );
-  if (imported.code !== 0) return `podman import failed: ${imported.stderr.slice(-800)}`;
+  const unavailable = podmanUnavailable();
+  if (unavailable) return unavailable;
+  const podman = await preparePodman({ dir, failure: 'block' });
+  const failed = await podman.importBusybox(busyboxTar, 'localhost/busybox:latest');
+  if (failed) return failed;
   return {
     name: 'podman',
     async reset() {
-      await run('/usr/bin/podman', [...base, 'rmi', '-f', 'localhost/bench:latest'], env);
+      await podman.run(['rmi', '-f', 'localhost/bench:latest']);
       // intermediate images are podman's build cache
-      const ids = (
-        await run('/usr/bin/podman', [...base, 'images', '-a', '-q', '--filter', 'dangling=true'], env)
-      ).stdout
+      const ids = (await podman.run(['images', '-a', '-q', '--filter', 'dangling=true'])).stdout
         .split('\n')
         .filter(Boolean);
-      if (ids.length > 0) await run('/usr/bin/podman', [...base, 'rmi', '-f', ...ids], env);
+      if (ids.length > 0) await podman.run(['rmi', '-f', ...ids]);
     },
     async build() {
-      const r = await must(
-        '/usr/bin/podman',
-        [
-          ...base,
-          'build',
-          '-q',
-          '--pull=never',
-          '--network',
-          'none',
-          '-t',
-          'localhost/bench:latest',
-          context,
-        ],
-        env,
-      );
+      const r = await podman.must([
+        'build',
+        '-q',
+        '--pull=never',
+        '--network',
+        'none',
+        '-t',
+        'localhost/bench:latest',
+        context,
+      ]);
       return r.ms;
     },
     async stop() {},
@@ -240,14 +74,13 @@ async function podmanBuilder(dir: string, context: string, busyboxTar: string): 
 const work = await mkdtemp(join(process.env.WHARF_BENCH_DIR ?? '/var/lib', 'wharf-build-bench-'));
 const builders: Builder[] = [];
 try {
-  const context = join(work, 'context');
-  await makeContext(context);
-  const wharf = await wharfBuilder(join(work, 'wharf'), context);
+  const rounds = await BuildRounds.create(join(work, 'context'));
+  const { context } = rounds;
+  const wharf = await wharfBuilder(join(work, 'wharf'), context, {
+    echoStderr: process.env.WHARF_BUILD_TRACE === '1',
+  });
   builders.push(wharf);
-  const cache = process.env.WHARF_BASE_CACHE ?? '/var/tmp/wharf-base-images';
-  const tar = readdirSync(cache).find((n) => n.startsWith('busybox-') && n.endsWith('.tar'));
-  if (!tar) throw new Error(`no busybox tarball in ${cache}`);
-  const busyboxTar = join(cache, tar);
+  const busyboxTar = await busyboxTarball();
   for (const make of [
     () => buildkitBuilder(join(work, 'docker'), context, busyboxTar),
     () => podmanBuilder(join(work, 'podman'), context, busyboxTar),
@@ -257,32 +90,10 @@ try {
     else builders.push(b);
   }
 
-  const times = new Map(
-    builders.map((b) => [b.name, { cold: [] as number[], cached: [] as number[], change: [] as number[] }]),
-  );
-  for (let i = 0; i < iterations; i++) {
-    for (const b of builders) {
-      const t = times.get(b.name)!;
-      await b.reset();
-      t.cold.push(await b.build());
-      t.cached.push(await b.build());
-      await appendFile(join(context, 'dir7', 'file7.bin'), `change ${i} ${b.name}\n`);
-      t.change.push(await b.build());
-    }
-  }
+  for (let i = 0; i < iterations; i++) await rounds.run(builders, i);
 
-  console.log(`build benchmark: ${FILES} files, ${iterations} iterations (medians, ms)`);
-  console.log(
-    `${'builder'.padEnd(10)}${'cold'.padStart(10)}${'cached'.padStart(10)}${'one change'.padStart(12)}`,
-  );
-  const medians = new Map<string, { cold: number; cached: number; change: number }>();
-  for (const [name, t] of times) {
-    const m = { cold: median(t.cold), cached: median(t.cached), change: median(t.change) };
-    medians.set(name, m);
-    console.log(
-      `${name.padEnd(10)}${m.cold.toFixed(0).padStart(10)}${m.cached.toFixed(0).padStart(10)}${m.change.toFixed(0).padStart(12)}`,
-    );
-  }
+  console.log(`build benchmark: ${BuildRounds.FILES} files, ${iterations} iterations (medians, ms)`);
+  const medians = rounds.printMedians({ label: 'builder', width: 10 });
   const bk = medians.get('buildkit');
   const w = medians.get('wharf')!;
   if (bk) {

@@ -10,59 +10,20 @@
 // dockerd gets its own data root, exec root and socket, no iptables and no bridge, and is
 // stopped by its PID at the end. Needs `apt-get install docker.io podman`.
 // Run: node --import tsx bench/container-run.bench.ts [iterations]
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readHostFacts } from '../src/runtime/host-facts.ts';
 import { buildRuntimeSpec, serializeRuntimeSpec } from '../src/runtime/spec.ts';
-import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.ts';
 import { makeRuntimeFixture } from '../test/helpers/runtime-fixture.ts';
 import { wharfBin } from '../test/helpers/wharf.ts';
+import { busyboxRootfsTar } from './helpers/busybox.ts';
+import { dockerUnavailable, startDockerd } from './helpers/dockerd.ts';
+import { podmanUnavailable, preparePodman } from './helpers/podman.ts';
+import { must, run } from './helpers/process.ts';
+import { median } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 15);
-
-interface Result {
-  code: number;
-  ms: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        ms: performance.now() - t0,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
-  });
-}
-
-async function must(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Result> {
-  const result = await run(command, args, env);
-  if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.code}: ${result.stderr.slice(-1500)}`);
-  }
-  return result;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** One tool: how it runs a container and execs into a running one. */
 interface Tool {
@@ -72,24 +33,38 @@ interface Tool {
   stop(): Promise<void>;
 }
 
+/**
+ * A tool with docker's verbs (wharf, docker) and bench-busybox imported: a detached `sleep` to
+ * exec into, then `run --rm` and `exec`; its stop removes the sleeper, then runs `stopMore`.
+ */
+async function cliTool(
+  name: string,
+  command: string,
+  env: NodeJS.ProcessEnv,
+  stopMore: () => Promise<void> = async () => {},
+): Promise<Tool> {
+  const id = (
+    await must(command, ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)
+  ).stdout.trim();
+  return {
+    name,
+    async run() {
+      return (await must(command, ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)).ms;
+    },
+    async exec() {
+      return (await must(command, ['exec', id, 'true'], env)).ms;
+    },
+    async stop() {
+      await run(command, ['rm', '-f', id], env);
+      await stopMore();
+    },
+  };
+}
+
 async function wharfTool(root: string, tar: string): Promise<Tool> {
   const env = { ...process.env, WHARF_ROOT: root };
   await must(wharfBin, ['import', '-c', 'CMD ["sh"]', tar, 'bench-busybox:latest'], env);
-  const id = (
-    await must(wharfBin, ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)
-  ).stdout.trim();
-  return {
-    name: 'wharf',
-    async run() {
-      return (await must(wharfBin, ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)).ms;
-    },
-    async exec() {
-      return (await must(wharfBin, ['exec', id, 'true'], env)).ms;
-    },
-    async stop() {
-      await run(wharfBin, ['rm', '-f', id], env);
-    },
-  };
+  return cliTool('wharf', wharfBin, env);
 }
 
 /** `node -e 0` plus the OCI runtime running a bare bundle of the same rootfs (no image, no conmon). */
@@ -129,119 +104,53 @@ async function floorTool(): Promise<Tool & { nodeMs: number[]; runtimeMs: number
 }
 
 async function podmanTool(dir: string, tar: string): Promise<Tool | string> {
-  if (!existsSync('/usr/bin/podman')) return 'podman is not installed';
-  await mkdir(dir, { recursive: true });
-  const conf = join(dir, 'containers.conf');
-  // Root here lacks CAP_SYS_RESOURCE: rlimits above the hard ones (nofile 20000) fail in runc.
-  await writeFile(
-    conf,
-    '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n',
-  );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'overlay'];
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const imported = await run(
-    '/usr/bin/podman',
-    [...base, 'import', '--change', 'CMD ["sh"]', tar, 'localhost/bench-busybox:latest'],
-    env,
-  );
-  if (imported.code !== 0) return `podman import failed: ${imported.stderr.slice(-800)}`;
-  const started = await run(
-    '/usr/bin/podman',
-    [...base, 'run', '-d', '--network', 'none', 'localhost/bench-busybox', 'sleep', '3600'],
-    env,
-  );
+  const unavailable = podmanUnavailable();
+  if (unavailable) return unavailable;
+  const podman = await preparePodman({ dir });
+  const failed = await podman.importBusybox(tar, 'localhost/bench-busybox:latest');
+  if (failed) return failed;
+  const started = await podman.run([
+    'run',
+    '-d',
+    '--network',
+    'none',
+    'localhost/bench-busybox',
+    'sleep',
+    '3600',
+  ]);
   if (started.code !== 0) return `podman run failed: ${started.stderr.slice(-800)}`;
   const id = started.stdout.trim();
   return {
     name: 'podman',
     async run() {
-      return (
-        await must(
-          '/usr/bin/podman',
-          [...base, 'run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'],
-          env,
-        )
-      ).ms;
+      return (await podman.must(['run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'])).ms;
     },
     async exec() {
-      return (await must('/usr/bin/podman', [...base, 'exec', id, 'true'], env)).ms;
+      return (await podman.must(['exec', id, 'true'])).ms;
     },
-    async stop() {
-      await run('/usr/bin/podman', [...base, 'rm', '-f', '-a'], env);
-      await run('/usr/bin/podman', [...base, 'system', 'reset', '-f'], env);
-    },
+    stop: () => podman.reset(),
   };
 }
 
 async function dockerTool(dir: string, tar: string): Promise<Tool | string> {
-  if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) return 'docker.io is not installed';
-  await mkdir(dir, { recursive: true });
-  const sock = join(dir, 'docker.sock');
-  const daemon = spawn(
-    '/usr/sbin/dockerd',
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'docker.pid'),
-      '--host',
-      `unix://${sock}`,
-      // No iptables: a dockerd may leave the FORWARD policy at DROP (see traps.md).
-      '--iptables=false',
-      '--ip-masq=false',
-      '--bridge=none',
-      '--storage-driver=overlay2',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const log: Buffer[] = [];
-  daemon.stderr.on('data', (chunk: Buffer) => log.push(chunk));
-  const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cli') };
-  const stopDaemon = async () => {
-    if (daemon.exitCode === null && daemon.pid !== undefined) {
-      process.kill(daemon.pid, 'SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
-    }
-  };
-  for (let i = 0; ; i++) {
-    if ((await run('/usr/bin/docker', ['version'], env)).code === 0) break;
-    if (i > 150 || daemon.exitCode !== null) {
-      await stopDaemon();
-      return `dockerd did not start: ${Buffer.concat(log).toString().slice(-1500)}`;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  const unavailable = dockerUnavailable();
+  if (unavailable) return unavailable;
+  const docker = await startDockerd({ dir });
+  if (typeof docker === 'string') return docker;
+  try {
+    await docker.importBusybox(tar, 'bench-busybox:latest');
+    return await cliTool('docker', docker.cli, docker.env, docker.stop);
+  } catch (error) {
+    await docker.stop();
+    throw error;
   }
-  await must('/usr/bin/docker', ['import', '--change', 'CMD ["sh"]', tar, 'bench-busybox:latest'], env);
-  const id = (
-    await must('/usr/bin/docker', ['run', '-d', '--network', 'none', 'bench-busybox', 'sleep', '3600'], env)
-  ).stdout.trim();
-  return {
-    name: 'docker',
-    async run() {
-      return (
-        await must('/usr/bin/docker', ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)
-      ).ms;
-    },
-    async exec() {
-      return (await must('/usr/bin/docker', ['exec', id, 'true'], env)).ms;
-    },
-    async stop() {
-      await run('/usr/bin/docker', ['rm', '-f', id], env);
-      await stopDaemon();
-    },
-  };
 }
 
 const work = await mkdtemp(join(process.env.WHARF_BENCH_DIR ?? '/var/lib', 'wharf-container-bench-'));
 const tools: Tool[] = [];
 const skipped: string[] = [];
 try {
-  const rootfs = join(work, 'rootfs');
-  await makeBusyboxRootfs(rootfs);
-  const tar = join(work, 'busybox.tar');
-  await must('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const tar = await busyboxRootfsTar(work);
   const floor = await floorTool();
   tools.push(floor);
   tools.push(await wharfTool(join(work, 'wharf'), tar));

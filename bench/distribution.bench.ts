@@ -28,6 +28,7 @@ import {
   tarOf,
   writeOciLayout,
 } from '../test/integration/distribution/helpers.ts';
+import { median } from './helpers/stats.ts';
 
 const run = promisify(execFile);
 const RUNS = Number(process.argv[2] ?? 3);
@@ -100,11 +101,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await fn();
   return performance.now() - started;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Unmounts what c/storage left mounted under `dir` (its overlay driver bind-mounts its home). */
@@ -210,7 +206,7 @@ try {
   );
   const medians: Record<string, number> = {};
   for (const [name, values] of Object.entries(results)) {
-    medians[name] = median(values);
+    medians[name] = median(values, { even: 'upper' });
     console.log(
       `  ${name.padEnd(52)} ${(medians[name]! / 1000).toFixed(2)} s   (${values.map((v) => (v / 1000).toFixed(2)).join(', ')})`,
     );

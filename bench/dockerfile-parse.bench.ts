@@ -3,6 +3,7 @@
 // Run: node --import tsx bench/dockerfile-parse.bench.ts
 import { dumpDockerfile } from '../src/dockerfile/dump.ts';
 import { parseDockerfile } from '../src/dockerfile/parser.ts';
+import { median as middle } from './helpers/stats.ts';
 
 const INSTRUCTIONS = 10_000;
 const RUNS = 15;
@@ -41,7 +42,7 @@ for (let run = 0; run < WARMUP + RUNS; run++) {
   if (run >= WARMUP) timings.push(elapsed);
 }
 timings.sort((a, b) => a - b);
-const median = timings[Math.floor(timings.length / 2)]!;
+const median = middle(timings, { even: 'upper' });
 const dumpStarted = performance.now();
 dumpDockerfile(parseDockerfile(source));
 const withDump = performance.now() - dumpStarted;

@@ -17,155 +17,34 @@
 // Needs the docker CLI at /usr/local/bin/docker and busybox-static.
 //
 // Run: node --import tsx bench/engine-api-build.bench.ts [iterations]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { ensureBaseImages } from '../test/helpers/base-images.ts';
-import { wharfBin } from '../test/helpers/wharf.ts';
+import { type Builder, BuildRounds, cliBuilder, wharfBuilder } from './helpers/build-rounds.ts';
+import { startWharfService } from './helpers/engine-api.ts';
+import { mustWith } from './helpers/process.ts';
+import { median } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 3);
-const FILES = 2000;
 const DOCKER = '/usr/local/bin/docker';
+const must = mustWith('block');
 
-const DOCKERFILE = `FROM busybox
-WORKDIR /app
-COPY . .
-RUN for i in $(seq 1 200); do echo "generated $i" > /app/gen-$i.txt; done
-ENV APP_MODE=bench
-CMD ["sh"]
-`;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(binary: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        ms: performance.now() - started,
-      }),
-    );
+async function apiPath(dir: string, context: string): Promise<Builder> {
+  const service = await startWharfService(dir, {
+    name: 'the daemon',
+    cli: DOCKER,
+    attempts: 100,
+    intervalMs: 100,
+    env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' },
   });
-}
-
-async function must(binary: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Result> {
-  const r = await run(binary, args, env);
-  if (r.code !== 0)
-    throw new Error(`${binary} ${args.join(' ')} failed (${r.code}):\n${r.stderr.slice(-3000)}`);
-  return r;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** The builder benchmark's context: FILES files of 5-15 KiB in 20 directories, random bytes. */
-async function makeContext(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), DOCKERFILE);
-  await writeFile(join(dir, 'Dockerfile.context-only'), 'FROM busybox\nENV ONLY=context\n');
-  for (let i = 0; i < FILES; i++) {
-    const sub = join(dir, `dir${i % 20}`);
-    if (i < 20) await mkdir(sub, { recursive: true });
-    const size = 5 * 1024 + ((i * 7919) % (10 * 1024));
-    await writeFile(join(sub, `file${i}.bin`), randomBytes(size));
-  }
-}
-
-interface Path {
-  name: string;
-  reset(): Promise<void>;
-  build(dockerfile?: string): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function wharfPath(root: string, context: string): Promise<Path> {
-  await mkdir(root, { recursive: true });
-  await ensureBaseImages(root);
-  const env = { ...process.env, WHARF_ROOT: root };
-  return {
-    name: 'wharf build',
-    async reset() {
-      await run(wharfBin, ['rmi', '-f', 'bench:latest'], env);
-      await must(wharfBin, ['builder', 'prune', '-a', '-f'], env);
-    },
-    async build() {
-      return (await must(wharfBin, ['build', '-q', '--network', 'none', '-t', 'bench:latest', context], env))
-        .ms;
-    },
-    async stop() {},
-  };
-}
-
-async function apiPath(dir: string, context: string): Promise<Path> {
-  const root = join(dir, 'root');
-  await mkdir(root, { recursive: true });
-  await ensureBaseImages(root);
-  const socket = join(dir, 'wharf.sock');
-  const daemon: ChildProcess = spawn(
-    wharfBin,
-    ['--root', root, 'system', 'service', '-H', `unix://${socket}`],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  const log: Buffer[] = [];
-  daemon.stderr?.on('data', (c: Buffer) => log.push(c));
-  const stop = async () => {
-    if (daemon.exitCode === null && daemon.pid !== undefined) {
-      const exited = new Promise((resolve) => daemon.once('exit', resolve));
-      process.kill(daemon.pid, 'SIGTERM');
-      await exited;
-    }
-  };
-  const env = {
-    ...process.env,
-    DOCKER_HOST: `unix://${socket}`,
-    DOCKER_BUILDKIT: '0',
-    DOCKER_CONFIG: join(dir, 'cli'),
-    DOCKER_CLI_HINTS: 'false',
-  };
-  for (let i = 0; ; i++) {
-    if ((await run(DOCKER, ['version'], env)).code === 0) break;
-    if (i > 100 || daemon.exitCode !== null) {
-      await stop();
-      throw new Error(`the daemon did not start: ${Buffer.concat(log).toString().slice(-1500)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
+  return cliBuilder({
     name: 'docker build (API)',
-    async reset() {
-      await run(DOCKER, ['rmi', '-f', 'bench:latest'], env);
-      await must(DOCKER, ['builder', 'prune', '-a', '-f'], env);
-    },
-    async build(dockerfile?: string) {
-      const file = dockerfile ? ['-f', join(context, dockerfile)] : [];
-      return (
-        await must(DOCKER, ['build', '-q', ...file, '--network', 'none', '-t', 'bench:latest', context], env)
-      ).ms;
-    },
-    stop,
-  };
+    command: DOCKER,
+    env: service.env,
+    context,
+    stop: service.stop,
+  });
 }
 
 /**
@@ -209,47 +88,31 @@ if (!existsSync(DOCKER)) {
 }
 // Under /var/lib, as the builder benchmark (file creation costs differ between directories here).
 const work = await mkdtemp(join(process.env.WHARF_BENCH_DIR ?? '/var/lib', 'wharf-api-build-bench-'));
-const paths: Path[] = [];
+const paths: Builder[] = [];
 try {
-  const context = join(work, 'context');
-  await makeContext(context);
-  const wharf = await wharfPath(join(work, 'wharf'), context);
+  const rounds = await BuildRounds.create(join(work, 'context'), {
+    'Dockerfile.context-only': 'FROM busybox\nENV ONLY=context\n',
+  });
+  const { context } = rounds;
+  const wharf = await wharfBuilder(join(work, 'wharf'), context, { name: 'wharf build' });
   paths.push(wharf);
   const api = await apiPath(join(work, 'api'), context);
   paths.push(api);
 
-  const times = new Map(
-    paths.map((p) => [p.name, { cold: [] as number[], cached: [] as number[], change: [] as number[] }]),
-  );
   const floor = await clientFloor(work, context);
   const contextOnly: number[] = [];
   const client: number[] = [];
   for (let i = 0; i < iterations; i++) {
-    for (const p of paths) {
-      const t = times.get(p.name)!;
-      await p.reset();
-      t.cold.push(await p.build());
-      t.cached.push(await p.build());
-      await appendFile(join(context, 'dir7', 'file7.bin'), `change ${i} ${p.name}\n`);
-      t.change.push(await p.build());
-    }
+    await rounds.run(paths, i);
     contextOnly.push(await api.build('Dockerfile.context-only'));
     client.push(await floor.build());
   }
   floor.stop();
 
-  console.log(`engine-api-build benchmark: ${FILES} files, ${iterations} iterations (medians, ms)`);
   console.log(
-    `${'path'.padEnd(20)}${'cold'.padStart(10)}${'cached'.padStart(10)}${'one change'.padStart(12)}`,
+    `engine-api-build benchmark: ${BuildRounds.FILES} files, ${iterations} iterations (medians, ms)`,
   );
-  const medians = new Map<string, { cold: number; cached: number; change: number }>();
-  for (const [name, t] of times) {
-    const m = { cold: median(t.cold), cached: median(t.cached), change: median(t.change) };
-    medians.set(name, m);
-    console.log(
-      `${name.padEnd(20)}${m.cold.toFixed(0).padStart(10)}${m.cached.toFixed(0).padStart(10)}${m.change.toFixed(0).padStart(12)}`,
-    );
-  }
+  const medians = rounds.printMedians({ label: 'path', width: 20 });
   console.log(`context tar + upload + sync alone (API path): ${median(contextOnly).toFixed(0)} ms`);
   console.log(`the docker CLI alone (a server that drains the context): ${median(client).toFixed(0)} ms`);
   const w = medians.get(wharf.name)!;

@@ -21,21 +21,21 @@
 // the one taken at the start, limited to DOCKER/NETAVARK chains and these bridges and subnets),
 // the FORWARD policy put back. Needs `apt-get install docker.io podman`.
 // Run: node --import tsx bench/network-run.bench.ts [iterations]
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { NetworkManager } from '../src/container/network/network-manager.ts';
 import { openMetadataDatabase } from '../src/metadata/database.ts';
 import { selectRuntime } from '../src/runtime/runtime-probe.ts';
-import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.ts';
 import { wharfBin } from '../test/helpers/wharf.ts';
+import { busyboxRootfsTar } from './helpers/busybox.ts';
+import { dockerUnavailable, startDockerd } from './helpers/dockerd.ts';
+import { podmanUnavailable, preparePodman } from './helpers/podman.ts';
+import { must, run } from './helpers/process.ts';
+import { median, percentile } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 9);
-const PODMAN = '/usr/bin/podman';
-const DOCKERD = '/usr/sbin/dockerd';
-const DOCKER = '/usr/bin/docker';
 const PODMAN_BRIDGE = 'wt-pmb0';
 const PODMAN_SUBNET = '10.231.92.0/24';
 const DOCKER_BRIDGE = 'wt-dkb0';
@@ -44,64 +44,6 @@ const DOCKER_SUBNET = '10.231.93.0/24';
 const PEER_RULE = new RegExp(
   `DOCKER|NETAVARK|${PODMAN_BRIDGE}|${DOCKER_BRIDGE}|${PODMAN_SUBNET.replace(/\./g, '\\.')}|${DOCKER_SUBNET.replace(/\./g, '\\.')}`,
 );
-
-interface Result {
-  code: number;
-  ms: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        ms: performance.now() - t0,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
-  });
-}
-
-async function must(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Result> {
-  const result = await run(command, args, env);
-  if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.code}: ${result.stderr.slice(-1500)}`);
-  }
-  return result;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function stopByPid(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, 30_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    process.kill(child.pid, 'SIGTERM');
-  });
-}
 
 /** The filter and nat tables as sets of lines. */
 function saveTables(): Record<'filter' | 'nat', string[]> {
@@ -169,36 +111,18 @@ async function wharfTool(root: string, tar: string, name = 'wharf', bin = wharfB
 }
 
 async function podmanTool(dir: string, tar: string, runtime: string): Promise<Tool | string> {
-  if (!existsSync(PODMAN)) return 'podman is not installed';
-  await mkdir(join(dir, 'networks'), { recursive: true });
-  const conf = join(dir, 'containers.conf');
-  // Root here lacks CAP_SYS_RESOURCE: rlimits above the hard ones (nofile 20000) fail.
-  await writeFile(
-    conf,
-    [
-      '[containers]',
-      'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
-      '[network]',
-      'network_backend = "netavark"',
-      `network_config_dir = "${join(dir, 'networks')}"`,
-      'default_network = "wtbench"',
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      `runtime = "${runtime}"`,
-      '',
-    ].join('\n'),
-  );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'overlay'];
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const stop = async () => {
-    await run(PODMAN, [...base, 'rm', '-f', '-a'], env);
-    await run(PODMAN, [...base, 'network', 'rm', '-f', 'wtbench'], env);
-    await run(PODMAN, [...base, 'system', 'reset', '-f'], env);
-  };
+  const unavailable = podmanUnavailable();
+  if (unavailable) return unavailable;
+  const networks = join(dir, 'networks');
+  const podman = await preparePodman({
+    dir,
+    runtime,
+    network: { configDir: networks, defaultNetwork: 'wtbench' },
+  });
+  const stop = () => podman.reset(['wtbench']);
   // Podman 4.3 has no --interface-name: the network file, as `podman network create` writes it
   await writeFile(
-    join(dir, 'networks', 'wtbench.json'),
+    join(networks, 'wtbench.json'),
     JSON.stringify({
       name: 'wtbench',
       id: 'b'.repeat(64),
@@ -212,83 +136,56 @@ async function podmanTool(dir: string, tar: string, runtime: string): Promise<To
       ipam_options: { driver: 'host-local' },
     }),
   );
-  const imported = await run(
-    PODMAN,
-    [...base, 'import', '--change', 'CMD ["sh"]', tar, 'localhost/bench-busybox:latest'],
-    env,
-  );
-  if (imported.code !== 0) {
+  const failed = await podman.importBusybox(tar, 'localhost/bench-busybox:latest');
+  if (failed) {
     await stop();
-    return `podman import failed: ${imported.stderr.slice(-800)}`;
+    return failed;
   }
   return {
     name: 'podman',
     async bridge() {
-      return (await must(PODMAN, [...base, 'run', '--rm', 'localhost/bench-busybox', 'true'], env)).ms;
+      return (await podman.must(['run', '--rm', 'localhost/bench-busybox', 'true'])).ms;
     },
     async none() {
-      return (
-        await must(
-          PODMAN,
-          [...base, 'run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'],
-          env,
-        )
-      ).ms;
+      return (await podman.must(['run', '--rm', '--network', 'none', 'localhost/bench-busybox', 'true'])).ms;
     },
     stop,
   };
 }
 
 async function dockerTool(dir: string, tar: string): Promise<Tool | string> {
-  if (!existsSync(DOCKERD) || !existsSync(DOCKER)) return 'docker.io is not installed';
-  await mkdir(dir, { recursive: true });
+  const unavailable = dockerUnavailable();
+  if (unavailable) return unavailable;
   const gateway = DOCKER_SUBNET.replace(/0\/24$/, '1/24');
   const made = spawnSync('ip', ['-b', '-'], {
     input: `link add ${DOCKER_BRIDGE} type bridge\naddr add ${gateway} dev ${DOCKER_BRIDGE}\nlink set ${DOCKER_BRIDGE} up\n`,
     encoding: 'utf8',
   });
   if (made.status !== 0) return `Cannot create bridge ${DOCKER_BRIDGE}: ${made.stderr}`;
-  const socket = join(dir, 'docker.sock');
-  const daemon = spawn(
-    DOCKERD,
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'docker.pid'),
-      '--host',
-      `unix://${socket}`,
-      `--bridge=${DOCKER_BRIDGE}`,
-      '--storage-driver=overlay2',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const log: Buffer[] = [];
-  daemon.stderr.on('data', (chunk: Buffer) => log.push(chunk));
-  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
-  const stop = async () => {
-    await run(DOCKER, ['rm', '-f', ...(await run(DOCKER, ['ps', '-aq'], env)).stdout.split(/\s+/)], env);
-    await stopByPid(daemon);
-    spawnSync('ip', ['link', 'del', DOCKER_BRIDGE]);
-  };
-  for (let i = 0; ; i++) {
-    if ((await run(DOCKER, ['version'], env)).code === 0) break;
-    if (i > 150 || daemon.exitCode !== null) {
-      await stop();
-      return `dockerd did not start: ${Buffer.concat(log).toString().slice(-1500)}`;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  const deleteBridge = () => spawnSync('ip', ['link', 'del', DOCKER_BRIDGE]);
+  // iptables on, as by default: the bridge's rules are part of what a run costs
+  const docker = await startDockerd({ dir, bridge: DOCKER_BRIDGE });
+  if (typeof docker === 'string') {
+    deleteBridge();
+    return docker;
   }
-  await must(DOCKER, ['import', '--change', 'CMD ["sh"]', tar, 'bench-busybox:latest'], env);
+  const { cli, env } = docker;
+  const stop = async () => {
+    await run(cli, ['rm', '-f', ...(await run(cli, ['ps', '-aq'], env)).stdout.split(/\s+/)], env);
+    await docker.stop();
+    deleteBridge();
+  };
+  await docker.importBusybox(tar, 'bench-busybox:latest').catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
   return {
     name: 'docker',
     async bridge() {
-      return (await must(DOCKER, ['run', '--rm', 'bench-busybox', 'true'], env)).ms;
+      return (await must(cli, ['run', '--rm', 'bench-busybox', 'true'], env)).ms;
     },
     async none() {
-      return (await must(DOCKER, ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)).ms;
+      return (await must(cli, ['run', '--rm', '--network', 'none', 'bench-busybox', 'true'], env)).ms;
     },
     stop,
   };
@@ -304,10 +201,7 @@ const work = await mkdtemp(join(process.env.WHARF_BENCH_DIR ?? '/var/lib', 'whar
 const tools: Tool[] = [];
 const skipped: string[] = [];
 try {
-  const rootfs = join(work, 'rootfs');
-  await makeBusyboxRootfs(rootfs);
-  const tar = join(work, 'busybox.tar');
-  await must('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const tar = await busyboxRootfsTar(work);
   const wharfRoot = join(work, 'wharf');
   await mkdir(wharfRoot, { recursive: true });
   tools.push(await wharfTool(wharfRoot, tar, 'wharf', process.env.WHARF_BENCH_BIN ?? wharfBin));
@@ -360,9 +254,8 @@ try {
     return median(bridge.map((ms, index) => ms - (none[index] ?? Number.NaN)));
   };
   const spread = (key: string) => {
-    const sorted = [...(times.get(key) ?? [])].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    return `${at(0.25).toFixed(0)}-${at(0.75).toFixed(0)}`;
+    const samples = times.get(key) ?? [];
+    return `${percentile(samples, 25).toFixed(0)}-${percentile(samples, 75).toFixed(0)}`;
   };
   console.log(
     `  ${'tool'.padEnd(8)} ${'default net (p25-p75)'.padStart(24)} ${'--network none (p25-p75)'.padStart(26)} ${'network share'.padStart(14)}`,

@@ -21,15 +21,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetworkManager } from '../src/container/network/network-manager.ts';
 import { openMetadataDatabase } from '../src/metadata/database.ts';
+import { median } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 20);
 const NETAVARK = '/usr/lib/podman/netavark';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 function run(binary: string, args: string[], input?: string): Promise<void> {
   return new Promise((resolve, reject) => {

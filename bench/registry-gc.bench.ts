@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Digest } from '../src/oci/digest.ts';
 import { SqliteMetadataStore } from '../src/registry/metadata/sqlite-metadata-store.ts';
+import { stopByPid } from './helpers/process.ts';
+import { percentile } from './helpers/stats.ts';
 
 const TOTAL = Number(process.argv[2] ?? 100_000);
 const BLOBS_PER_IMAGE = 11;
@@ -75,11 +77,6 @@ function image(repository: string, tag: string, shared: Blob, layers: number): I
   const bytes = Buffer.from(JSON.stringify(document));
   const manifest = { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest, bytes };
   return { repository, tag, manifest, blobs: [config, ...all] };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 }
 
 function countFiles(storage: string): { files: number; bytes: number } {
@@ -213,7 +210,6 @@ try {
     ],
     { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   const url = await new Promise<string>((resolve, reject) => {
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -288,8 +284,7 @@ try {
   ).json()) as Record<string, number>;
   serving = false;
   await load;
-  child.kill('SIGTERM');
-  await exited;
+  await stopByPid(child);
 
   // --- check -------------------------------------------------------------------------------------
   const afterwards = countFiles(storage);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { stopByPid } from './helpers/process.ts';
 
 const LAYERS = 5;
 const IMAGE_BYTES = 210 * 1000 * 1000;
@@ -284,10 +285,7 @@ async function main(): Promise<void> {
     );
     line('blob HEAD req/s', ours.head.rps / theirs.head.rps, 2.0, p99(ours.head.p99, theirs.head.p99));
   } finally {
-    for (const subject of subjects) {
-      subject.process.kill('SIGTERM');
-      await new Promise((resolve) => subject.process.once('exit', resolve));
-    }
+    for (const subject of subjects) await stopByPid(subject.process);
     if (cli) rmSync(cli, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }

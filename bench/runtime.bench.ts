@@ -7,7 +7,6 @@
 // Both get the very config.json Wharf writes: cgroup, mounts, Docker's default seccomp profile
 // (with crun, as the program it compiled the first time: see src/runtime/seccomp-bpf-cache.ts).
 // Run: node --import tsx bench/runtime.bench.ts [iterations]
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,26 +16,14 @@ import { readHostFacts } from '../src/runtime/host-facts.ts';
 import { SeccompBpfCache } from '../src/runtime/seccomp-bpf-cache.ts';
 import { buildRuntimeSpec, serializeRuntimeSpec } from '../src/runtime/spec.ts';
 import { makeRuntimeFixture } from '../test/helpers/runtime-fixture.ts';
+import { run } from './helpers/process.ts';
+import { median } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 20);
 const fixture = await makeRuntimeFixture();
 const { driver, selection } = fixture;
 const seccompFilters = new SeccompBpfCache(join(fixture.root, 'runtime', 'seccomp'));
 const startOnCreate = driver.name === 'crun';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function run(binary: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? -1));
-  });
-}
 
 try {
   const host = await readHostFacts();
@@ -62,7 +49,12 @@ try {
     const id = `bench-${randomBytes(6).toString('hex')}`;
     await writeFile(join(bare.bundle, 'config.json'), (await spec(`${fixture.cgroupParent}/${id}`)).text);
     let t0 = performance.now();
-    const code = await run(driver.binary, [...driver.globalArgs(), 'run', '--bundle', bare.bundle, id]);
+    const { code } = await run(
+      driver.binary,
+      [...driver.globalArgs(), 'run', '--bundle', bare.bundle, id],
+      process.env,
+      { output: 'ignore' },
+    );
     const bareMs = performance.now() - t0;
     if (code !== 0) throw new Error(`${driver.name} run exited with ${code}`);
 
