@@ -467,8 +467,12 @@ export async function waitForExit(
       done = true;
       // Removing an inotify watch blocks this thread for an SRCU grace period (milliseconds):
       // later, when the exit's handling (which the caller does now) is over.
+      // Unref'd, both: a CLI process that is done exits at once and the kernel drops the watch.
       const closing = watcher;
-      if (closing) setTimeout(() => closing.close(), WATCH_CLOSE_DELAY_MS).unref();
+      if (closing) {
+        closing.unref();
+        setTimeout(() => closing.close(), WATCH_CLOSE_DELAY_MS).unref();
+      }
       clearInterval(poller);
       options.signal?.removeEventListener('abort', onAbort);
     };

@@ -310,7 +310,11 @@ export async function* readContainerLog(
       // and the end of a followed log is when the container's exit is being handled: later.
       const closing = watcher;
       watcher = undefined;
-      if (closing) setTimeout(() => closing.close(), 100).unref();
+      if (closing) {
+        // unref'd too: a CLI that is done exits at once (the kernel drops the watch)
+        closing.unref();
+        setTimeout(() => closing.close(), 100).unref();
+      }
       options.signal?.removeEventListener('abort', onAbort);
     }
   } finally {
