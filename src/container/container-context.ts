@@ -64,6 +64,11 @@ export interface ContainerHooks {
    * cleanup and the root filesystem's unmount, for what needs neither (network teardown).
    */
   stopped?(record: ContainerRecord): Promise<void>;
+  /**
+   * Once the run's process is started (not awaited, errors ignored): for work worth doing soon
+   * but not in the start's critical path (the network layer's pool refill forks a helper).
+   */
+  running?(record: ContainerRecord): void;
   /** After each run's exit is handled (conmon's exit command, stop, kill) or its start failed. */
   exit?(record: ContainerRecord): Promise<void>;
   /** After the container's record is gone; `volumes` with `rm -v` and `--rm`. */

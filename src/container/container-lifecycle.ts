@@ -302,6 +302,13 @@ export async function startRun(
     return fail(error);
   }
   tracePhase('start: created under conmon', id);
+  for (const hook of context.hooks) {
+    try {
+      hook.running?.(record);
+    } catch {
+      // best effort by contract (see ContainerHooks.running)
+    }
+  }
 
   const healthcheck = effectiveHealthcheck(config);
   let stoppedMeanwhile = false;

@@ -196,6 +196,12 @@ export class NetworkHooks implements ContainerHooks {
    * Detached while the runtime forgets the container and its root filesystem is unmounted; the
    * namespace itself is deleted in the background.
    */
+  /** The container runs: replace the pool's spare its attach took (off the start's path). */
+  running(record: ContainerRecord): void {
+    if (!isLayerNetworkMode(record.definition.HostConfig.NetworkMode) || !this.#manager) return;
+    void this.#manager.then((manager) => manager.fillPools()).catch(() => undefined);
+  }
+
   async stopped(record: ContainerRecord): Promise<void> {
     if (!isLayerNetworkMode(record.definition.HostConfig.NetworkMode)) return;
     await (await this.#open()).detachContainer(record.id, { background: true });

@@ -183,6 +183,8 @@ export class NetworkManager {
   readonly runDir: string;
   readonly #bootId: string;
   readonly #pool: NetnsPool;
+  /** Networks whose spare an attach took, refilled by `fillPools` once the container runs. */
+  readonly #refills = new Set<NetworkRecord>();
 
   constructor(db: MetadataDatabase, root: string, options: NetworkManagerOptions = {}) {
     this.store = new NetworkStore(db);
@@ -208,6 +210,15 @@ export class NetworkManager {
     const manager = new NetworkManager(db, root, options);
     await manager.sweep();
     return manager;
+  }
+
+  /**
+   * Starts the helpers that replace the spares attaches took (see NetnsPool.fill): called when
+   * the container's process runs, so their fork is not in the start's critical path.
+   */
+  fillPools(): void {
+    for (const network of this.#refills) this.#pool.fill(network);
+    this.#refills.clear();
   }
 
   get dnsDir(): string {
@@ -536,7 +547,9 @@ export class NetworkManager {
           throw error;
         }
         await this.#finishAttach(containerId, request, networks, spare.ip);
-        this.#pool.fill(poolable);
+        // refilled once the container runs (fillPools), not here: the helper's fork would sit
+        // in the start's critical path
+        this.#refills.add(poolable);
         return this.#result(containerId);
       }
     }
