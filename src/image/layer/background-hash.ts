@@ -64,7 +64,9 @@ function takeRing(): Ring {
   if (pooled) return pooled;
   const control = new SharedArrayBuffer(4 * 2 * SLOTS);
   const data = new SharedArrayBuffer(SLOT * SLOTS);
-  const worker = new Worker(WORKER_SOURCE, { eval: true });
+  // No execArgv: the parent's flags are not the worker's (--input-type=module would break this
+  // CommonJS source; --import tsx would load a TypeScript loader into every worker).
+  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
   worker.unref();
   return { worker, control, data, words: new Int32Array(control), bytes: new Uint8Array(data) };
 }

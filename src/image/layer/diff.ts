@@ -37,7 +37,15 @@ import { FailedPreconditionError, InternalError, isErrno } from '../../errors/in
 import type { Digest } from '../../oci/digest.ts';
 import { BackgroundHash } from './background-hash.ts';
 import { gzipParallel } from './compression.ts';
-import { encodeTarHeader, TAR_TRAILER, type TarEntryType, type TarHeader, tarPadding } from './tar-format.ts';
+import {
+  encodeTarHeader,
+  TAR_BLOCK,
+  TAR_TRAILER,
+  type TarEntryType,
+  type TarHeader,
+  tarPadding,
+  writeTarHeaderInto,
+} from './tar-format.ts';
 import {
   isLayerXattr,
   OVERLAY_OPAQUE_XATTR,
@@ -75,12 +83,12 @@ export interface LayerDiff {
 /** The layer that an overlay upper directory represents. */
 export function diffUpperDir(upperDir: string, options: DiffOptions = {}): LayerDiff {
   const epoch = epochOf(options);
-  return makeDiff(async () => {
+  return makeDiff(async (spare) => {
     // getfattr runs while the tree is walked (both take about as long).
     const pending = readXattrsRecursive(upperDir);
     pending.catch(() => {});
     const listing = listTree(upperDir.replace(/\/+$/, ''));
-    return upperTar(listing, await pending, epoch);
+    return upperTar(listing, await pending, epoch, spare);
   }, options);
 }
 
@@ -93,7 +101,7 @@ export function diffDirectories(
   options: DiffOptions = {},
 ): LayerDiff {
   const epoch = epochOf(options);
-  return makeDiff(async () => {
+  return makeDiff(async (spare) => {
     const pending = Promise.all([
       lowerDir ? readXattrsRecursive(lowerDir) : new Map<string, XattrMap>(),
       readXattrsRecursive(upperDir),
@@ -102,7 +110,7 @@ export function diffDirectories(
     const plan = planTreeDiff(lowerDir, upperDir);
     const [lowerXattrs, upperXattrs] = await pending;
     settleXattrChanges(plan, lowerXattrs, upperXattrs);
-    return planTar(plan, upperDir, upperXattrs, epoch);
+    return planTar(plan, upperDir, upperXattrs, epoch, spare);
   }, options);
 }
 
@@ -112,7 +120,11 @@ function epochOf(options: DiffOptions): number | undefined {
   return env && /^\d+$/.test(env) ? Number(env) : undefined;
 }
 
-function makeDiff(produce: () => Promise<Iterable<Buffer>>, options: DiffOptions): LayerDiff {
+/**
+ * `produce` makes the tar's chunks; in `spare` it finds chunks handed out earlier that nobody holds
+ * any more, to fill again instead of allocating (see `tar` below).
+ */
+function makeDiff(produce: (spare: Buffer[]) => Promise<Iterable<Buffer>>, options: DiffOptions): LayerDiff {
   let settle!: { resolve: (r: DiffResult) => void; reject: (e: unknown) => void };
   const result = new Promise<DiffResult>((resolve, reject) => {
     settle = { resolve, reject };
@@ -121,12 +133,18 @@ function makeDiff(produce: () => Promise<Iterable<Buffer>>, options: DiffOptions
   const compression = options.compression ?? 'none';
   const tarHash = new BackgroundHash();
   let tarSize = 0;
+  const spare: Buffer[] = [];
   async function* tar(): AsyncGenerator<Buffer> {
-    for (const chunk of await produce()) {
+    for (const chunk of await produce(spare)) {
       options.signal?.throwIfAborted();
       tarHash.update(chunk);
       tarSize += chunk.length;
       yield chunk;
+      // When compressing, the only readers of a chunk (the hash and the gzip) copy it before asking
+      // for the next: the 1 MiB buffer can be filled again. This spares the main isolate 200 MiB
+      // of allocations per 200 MB layer, and with them a few full garbage collections.
+      if (compression === 'gzip' && chunk.length === OUT_CHUNK && spare.length < SPARE_CHUNKS)
+        spare.push(chunk);
     }
   }
   async function* output(): AsyncGenerator<Buffer> {
@@ -173,13 +191,21 @@ function makeDiff(produce: () => Promise<Iterable<Buffer>>, options: DiffOptions
 }
 
 const OUT_CHUNK = 1024 * 1024;
+/** Chunks kept for refilling (the writer hands out a few between two pulls of the consumer). */
+const SPARE_CHUNKS = 4;
 const ZERO_DATE = 0;
 
 /** Accumulates the archive into 1 MiB buffers, reading file data straight into them. */
 class TarBuffer {
-  #buf = Buffer.allocUnsafe(OUT_CHUNK);
+  #buf: Buffer = Buffer.allocUnsafe(OUT_CHUNK);
   #pos = 0;
   #full: Buffer[] = [];
+  /** Chunks handed out before and released by their reader (see makeDiff). */
+  readonly #spare: Buffer[];
+
+  constructor(spare: Buffer[]) {
+    this.#spare = spare;
+  }
 
   put(data: Buffer): void {
     let offset = 0;
@@ -189,6 +215,19 @@ class TarBuffer {
       this.#pos += n;
       if (this.#pos === OUT_CHUNK) this.#rotate();
     }
+  }
+
+  /**
+   * Appends `header`'s blocks; a plain ustar header is written in place when a block fits (it
+   * always does: everything is appended in whole blocks and the buffer is a whole number of them).
+   */
+  putHeader(header: TarHeader): void {
+    if (this.#pos + TAR_BLOCK > OUT_CHUNK || !writeTarHeaderInto(header, this.#buf, this.#pos)) {
+      this.put(encodeTarHeader(header));
+      return;
+    }
+    this.#pos += TAR_BLOCK;
+    if (this.#pos === OUT_CHUNK) this.#rotate();
   }
 
   /** Appends exactly `size` bytes of `path`; fails if the file changed size meanwhile. */
@@ -212,7 +251,7 @@ class TarBuffer {
 
   #rotate(): void {
     this.#full.push(this.#buf);
-    this.#buf = Buffer.allocUnsafe(OUT_CHUNK);
+    this.#buf = this.#spare.pop() ?? Buffer.allocUnsafe(OUT_CHUNK);
     this.#pos = 0;
   }
 
@@ -233,12 +272,13 @@ class TarBuffer {
 
 /** Writes one filesystem entry (`rel` relative to the layer root). */
 class EntryWriter {
-  readonly out = new TarBuffer();
+  readonly out: TarBuffer;
   #links = new Map<string, string>();
   readonly #epoch: number | undefined;
 
-  constructor(epoch: number | undefined) {
+  constructor(epoch: number | undefined, spare: Buffer[]) {
     this.#epoch = epoch;
+    this.out = new TarBuffer(spare);
   }
 
   entry(rel: string, abs: string, stats: EntryStat, xattrs: XattrMap | undefined): void {
@@ -274,7 +314,7 @@ class EntryWriter {
         header.size = 0;
       } else this.#links.set(stats.inode, rel);
     }
-    this.out.put(encodeTarHeader(header));
+    this.out.putHeader(header);
     if (header.type === 'file') this.out.putFile(abs, header.size);
   }
 
@@ -287,21 +327,19 @@ class EntryWriter {
   }
 
   #marker(name: string): void {
-    this.out.put(
-      encodeTarHeader({
-        name,
-        type: 'file',
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtime: ZERO_DATE,
-        linkname: '',
-        devmajor: 0,
-        devminor: 0,
-        xattrs: new Map(),
-      }),
-    );
+    this.out.putHeader({
+      name,
+      type: 'file',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: ZERO_DATE,
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: NO_XATTRS,
+    });
   }
 }
 
@@ -330,8 +368,9 @@ function* upperTar(
   listing: Listed[],
   xattrs: Map<string, XattrMap>,
   epoch: number | undefined,
+  spare: Buffer[],
 ): Generator<Buffer> {
-  const writer = new EntryWriter(epoch);
+  const writer = new EntryWriter(epoch, spare);
   const walk = function* (dirRel: string, entries: Listed[]): Generator<Buffer> {
     const children: Listed[] = [];
     for (const entry of entries) {
@@ -449,9 +488,10 @@ function* planTar(
   upperDir: string,
   xattrs: Map<string, XattrMap>,
   epoch: number | undefined,
+  spare: Buffer[],
 ): Generator<Buffer> {
   const root = upperDir.replace(/\/+$/, '');
-  const writer = new EntryWriter(epoch);
+  const writer = new EntryWriter(epoch, spare);
   const included = (node: PlanNode): boolean => {
     if (node.kind !== 'entry' || node.changed) return true;
     const stats = node.stats!;
@@ -531,9 +571,12 @@ function readFully(fd: number, buf: Buffer, want: number): number {
   return got;
 }
 
+/** Shared by every entry without extended attributes (read only). */
+const NO_XATTRS: XattrMap = new Map();
+
 function layerXattrs(xattrs: XattrMap | undefined): XattrMap {
+  if (!xattrs || xattrs.size === 0) return NO_XATTRS;
   const out = new Map<string, Buffer>();
-  if (!xattrs) return out;
   for (const [k, v] of xattrs) if (isLayerXattr(k)) out.set(k, v);
   return out;
 }

@@ -60,9 +60,68 @@ export function tarPadding(size: number): Buffer {
 
 /** Encodes a header as one ustar block, preceded by a pax block when a field needs one. */
 export function encodeTarHeader(header: TarHeader): Buffer {
+  const pax = paxRecordsFor(header);
+  if (pax.size === 0) {
+    const ustar = Buffer.allocUnsafe(TAR_BLOCK);
+    writeUstarBlock(header, ustar, 0);
+    return ustar;
+  }
+  const records = encodePaxRecords(pax);
+  const out = Buffer.allocUnsafe(TAR_BLOCK + records.length + tarPadding(records.length).length + TAR_BLOCK);
+  // Go's archive/tar names pax headers this way; the name is informative only.
+  writeBlock(
+    out,
+    0,
+    truncateUtf8(paxHeaderName(header.name), 100),
+    '',
+    0o644,
+    0,
+    0,
+    records.length,
+    0,
+    0x78,
+    '',
+    0,
+    0,
+    false,
+  );
+  records.copy(out, TAR_BLOCK);
+  out.fill(0, TAR_BLOCK + records.length, out.length - TAR_BLOCK);
+  writeUstarBlock(header, out, out.length - TAR_BLOCK);
+  return out;
+}
+
+/**
+ * Writes `header` at `target[offset..offset + 512)` when it fits a single ustar block (no pax
+ * record needed) and returns true; returns false, writing nothing, otherwise. The diff writes
+ * most headers this way, straight into its output buffer.
+ */
+export function writeTarHeaderInto(header: TarHeader, target: Buffer, offset: number): boolean {
+  if (header.xattrs.size > 0 || !fitsSimply(header)) return false;
+  writeUstarBlock(header, target, offset);
+  return true;
+}
+
+/** The cheap test for the common case: ASCII name and link that fit, small numbers. */
+function fitsSimply(header: TarHeader): boolean {
+  return (
+    header.name.length <= 100 &&
+    isAscii(header.name) &&
+    header.linkname.length <= 100 &&
+    isAscii(header.linkname) &&
+    header.uid <= MAX_OCTAL_7 &&
+    header.gid <= MAX_OCTAL_7 &&
+    header.size <= MAX_OCTAL_11 &&
+    header.mtime >= 0 &&
+    header.mtime <= MAX_OCTAL_11
+  );
+}
+
+/** The pax records `header` needs (none for most entries). */
+function paxRecordsFor(header: TarHeader): Map<string, Buffer> {
   const pax = new Map<string, Buffer>();
-  const split = splitUstarName(header.name);
-  if (!split) pax.set('path', Buffer.from(header.name, 'utf8'));
+  if (header.xattrs.size === 0 && fitsSimply(header)) return pax;
+  if (!splitUstarName(header.name)) pax.set('path', Buffer.from(header.name, 'utf8'));
   if (!fitsField(header.linkname, 100)) pax.set('linkpath', Buffer.from(header.linkname, 'utf8'));
   if (header.uid > MAX_OCTAL_7) pax.set('uid', Buffer.from(String(header.uid)));
   if (header.gid > MAX_OCTAL_7) pax.set('gid', Buffer.from(String(header.gid)));
@@ -73,42 +132,100 @@ export function encodeTarHeader(header: TarHeader): Buffer {
       throw new InvalidArgumentError(`Cannot encode tar entry ${header.name}: invalid xattr name "${key}"`);
     pax.set(PAX_XATTR_PREFIX + key, value);
   }
-  const ustar = Buffer.alloc(TAR_BLOCK);
-  const [prefix, name] = split ?? ['', truncateUtf8(header.name, 100)];
-  ustar.write(name, 0, 100, 'utf8');
-  writeOctal(ustar, 100, 8, header.mode & 0o7777);
-  writeOctal(ustar, 108, 8, header.uid > MAX_OCTAL_7 ? 0 : header.uid);
-  writeOctal(ustar, 116, 8, header.gid > MAX_OCTAL_7 ? 0 : header.gid);
-  writeOctal(ustar, 124, 12, header.size > MAX_OCTAL_11 ? 0 : header.size);
-  writeOctal(ustar, 136, 12, header.mtime < 0 || header.mtime > MAX_OCTAL_11 ? 0 : header.mtime);
-  ustar[156] = TYPE_FLAGS[header.type];
-  ustar.write(
-    fitsField(header.linkname, 100) ? header.linkname : truncateUtf8(header.linkname, 100),
-    157,
-    100,
-  );
-  USTAR_MAGIC.copy(ustar, 257);
-  if (header.type === 'char' || header.type === 'block') {
-    writeOctal(ustar, 329, 8, header.devmajor);
-    writeOctal(ustar, 337, 8, header.devminor);
-  }
-  ustar.write(prefix, 345, 155, 'utf8');
-  writeChecksum(ustar);
-  if (pax.size === 0) return ustar;
-  const records = encodePaxRecords(pax);
-  const paxHeader = Buffer.alloc(TAR_BLOCK);
-  // Go's archive/tar names pax headers this way; the name is informative only.
-  paxHeader.write(truncateUtf8(paxHeaderName(header.name), 100), 0, 100, 'utf8');
-  writeOctal(paxHeader, 100, 8, 0o644);
-  writeOctal(paxHeader, 108, 8, 0);
-  writeOctal(paxHeader, 116, 8, 0);
-  writeOctal(paxHeader, 124, 12, records.length);
-  writeOctal(paxHeader, 136, 12, 0);
-  paxHeader[156] = 0x78; // 'x'
-  USTAR_MAGIC.copy(paxHeader, 257);
-  writeChecksum(paxHeader);
-  return Buffer.concat([paxHeader, records, tarPadding(records.length), ustar]);
+  return pax;
 }
+
+/** The ustar block of `header` (fields too big for it are zero: a pax record carries them). */
+function writeUstarBlock(header: TarHeader, target: Buffer, offset: number): void {
+  const split = splitUstarName(header.name);
+  const [prefix, name] = split ?? ['', truncateUtf8(header.name, 100)];
+  const device = header.type === 'char' || header.type === 'block';
+  writeBlock(
+    target,
+    offset,
+    name,
+    prefix,
+    header.mode & 0o7777,
+    header.uid > MAX_OCTAL_7 ? 0 : header.uid,
+    header.gid > MAX_OCTAL_7 ? 0 : header.gid,
+    header.size > MAX_OCTAL_11 ? 0 : header.size,
+    header.mtime < 0 || header.mtime > MAX_OCTAL_11 ? 0 : header.mtime,
+    TYPE_FLAGS[header.type],
+    fitsField(header.linkname, 100) ? header.linkname : truncateUtf8(header.linkname, 100),
+    device ? header.devmajor : 0,
+    device ? header.devminor : 0,
+    device,
+  );
+}
+
+/**
+ * One 512-byte header block from a template (zeros, the ustar magic, the checksum field as
+ * spaces), numbers written as digits in place and the checksum summed over the block: no strings
+ * or buffers made per header. Numeric fields are width-1 zero-padded octal digits then NUL, as
+ * Go's archive/tar writes them; device numbers only for devices.
+ */
+function writeBlock(
+  block: Buffer,
+  at: number,
+  name: string,
+  prefix: string,
+  mode: number,
+  uid: number,
+  gid: number,
+  size: number,
+  mtime: number,
+  typeFlag: number,
+  linkname: string,
+  devmajor: number,
+  devminor: number,
+  device: boolean,
+): void {
+  HEADER_TEMPLATE.copy(block, at);
+  // The checksum is the byte sum of the block: the template's, plus what is written over zeros.
+  let sum = TEMPLATE_SUM;
+  sum += writeText(block, at, 100, name);
+  sum += writeOctal(block, at + 100, 8, mode);
+  sum += writeOctal(block, at + 108, 8, uid);
+  sum += writeOctal(block, at + 116, 8, gid);
+  sum += writeOctal(block, at + 124, 12, size);
+  sum += writeOctal(block, at + 136, 12, mtime);
+  block[at + 156] = typeFlag;
+  sum += typeFlag;
+  sum += writeText(block, at + 157, 100, linkname);
+  if (device) {
+    sum += writeOctal(block, at + 329, 8, devmajor);
+    sum += writeOctal(block, at + 337, 8, devminor);
+  }
+  sum += writeText(block, at + 345, 155, prefix);
+  writeOctal(block, at + 148, 7, sum); // six digits and NUL...
+  block[at + 155] = 0x20; // ...then a space, as Go and GNU tar end the checksum
+}
+
+/** A string into a zeroed fixed field (known to fit once encoded); returns the bytes' sum. */
+function writeText(block: Buffer, at: number, width: number, value: string): number {
+  if (value.length === 0) return 0;
+  let sum = 0;
+  if (value.length <= width && isAscii(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      block[at + i] = c;
+      sum += c;
+    }
+    return sum;
+  }
+  const written = block.write(value, at, width, 'utf8');
+  for (let i = at; i < at + written; i++) sum += block[i]!;
+  return sum;
+}
+
+/** The 512-byte block every header starts from. */
+const HEADER_TEMPLATE = (() => {
+  const block = Buffer.alloc(TAR_BLOCK);
+  USTAR_MAGIC.copy(block, 257);
+  block.fill(0x20, 148, 156);
+  return block;
+})();
+const TEMPLATE_SUM = HEADER_TEMPLATE.reduce((a, b) => a + b, 0);
 
 /** Pax records (`"<len> <key>=<value>\n"`), sorted by key so the bytes never depend on insertion order. */
 export function encodePaxRecords(records: Map<string, Buffer>): Buffer {
@@ -151,12 +268,21 @@ const MAX_OCTAL_11 = 0o77777777777;
 
 function fitsField(value: string, width: number): boolean {
   // ASCII only: non-ASCII names go through pax so readers never guess an encoding.
-  return value.length <= width && /^[\x01-\x7f]*$/.test(value);
+  return value.length <= width && isAscii(value);
+}
+
+/** No NUL, nothing above 0x7f (a loop: cheaper than a regular expression on short names). */
+function isAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return false;
+  }
+  return true;
 }
 
 /** Splits a name into ustar prefix (<=155) and name (<=100) at a slash, or null when pax is needed. */
 function splitUstarName(name: string): [string, string] | null {
-  if (!/^[\x01-\x7f]*$/.test(name)) return null;
+  if (!isAscii(name)) return null;
   if (name.length <= 100) return ['', name];
   // The split slash is dropped; the name part must be non-empty.
   for (let i = Math.min(name.length - 2, 155); i > 0; i--) {
@@ -184,17 +310,16 @@ function truncateUtf8(value: string, bytes: number): string {
     .replace(/[^\x01-\x7f]/g, '_');
 }
 
-function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
-  // width-1 zero-padded octal digits then NUL, as Go's archive/tar writes them.
-  block.write(value.toString(8).padStart(width - 1, '0'), offset, width - 1, 'latin1');
-  block[offset + width - 1] = 0;
-}
-
-function writeChecksum(block: Buffer): void {
-  block.fill(0x20, 148, 156);
+/** width-1 zero-padded octal digits then NUL (the value was checked to fit); returns their sum. */
+function writeOctal(block: Buffer, at: number, width: number, value: number): number {
+  let v = value;
   let sum = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) sum += block[i]!;
-  block.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
-  block[154] = 0;
-  block[155] = 0x20;
+  for (let i = at + width - 2; i >= at; i--) {
+    const digit = 0x30 + (v % 8);
+    block[i] = digit;
+    sum += digit;
+    v = Math.floor(v / 8);
+  }
+  block[at + width - 1] = 0;
+  return sum;
 }

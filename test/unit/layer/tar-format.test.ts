@@ -7,6 +7,7 @@ import {
   TAR_TRAILER,
   type TarHeader,
   tarPadding,
+  writeTarHeaderInto,
 } from '../../../src/image/layer/tar-format.ts';
 import { TarReader } from '../../../src/image/layer/tar-reader.ts';
 
@@ -100,6 +101,36 @@ describe('tar format', () => {
       const [read] = await readAll(archive([{ header, ...(body ? { body } : {}) }]));
       assert.deepEqual(read!.header, { ...header, size: body?.length ?? 0 });
       assert.deepEqual(read!.body, body ?? Buffer.alloc(0));
+    }
+  });
+
+  it('writes a plain header in place with the same bytes, and declines one that needs pax', () => {
+    const plain: TarHeader[] = [
+      base,
+      { ...base, name: 'usr/bin/', type: 'dir', mode: 0o4755, uid: 1000, gid: 100, mtime: 0 },
+      { ...base, name: 'a/link', type: 'symlink', linkname: '../b', size: 0 },
+      { ...base, name: 'dev/null', type: 'char', mode: 0o666, devmajor: 1, devminor: 3 },
+      { ...base, name: 'x'.repeat(100), size: 0o77777777777 },
+    ];
+    for (const header of plain) {
+      const target = Buffer.alloc(1536, 0xaa);
+      assert.equal(writeTarHeaderInto(header, target, 512), true, header.name);
+      assert.ok(target.subarray(512, 1024).equals(encodeTarHeader(header)), header.name);
+      assert.equal(target[511], 0xaa); // nothing written outside its block
+      assert.equal(target[1024], 0xaa);
+    }
+    const needsPax: TarHeader[] = [
+      { ...base, name: 'é' },
+      { ...base, name: `${'d'.repeat(60)}/${'f'.repeat(60)}` },
+      { ...base, linkname: 'l'.repeat(101), type: 'symlink' },
+      { ...base, uid: 0o10000000 },
+      { ...base, mtime: -1 },
+      { ...base, xattrs: new Map([['user.a', Buffer.from('b')]]) },
+    ];
+    for (const header of needsPax) {
+      const target = Buffer.alloc(512, 0xaa);
+      assert.equal(writeTarHeaderInto(header, target, 0), false, header.name);
+      assert.ok(target.equals(Buffer.alloc(512, 0xaa)));
     }
   });
 
