@@ -36,6 +36,7 @@ import {
   parseDigest,
 } from '../oci/digest.ts';
 import { fsyncDirectory } from '../util/atomic-write.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { INGEST_TEMP_PREFIX, ingestVerified } from '../util/verified-ingest.ts';
 import type {
   ContentInfo,
@@ -266,7 +267,7 @@ export class LocalContentStore implements ContentStore {
       const path = join(this.#paths.ingest, name);
       try {
         const info = statSync(path);
-        const dead = !Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid));
+        const dead = !Number.isInteger(pid) || (pid !== process.pid && !isProcessAlive(pid));
         if (dead || now - info.mtimeMs > TEMP_MAX_AGE_MS) {
           rmSync(path, { force: true });
           removed++;
@@ -286,15 +287,6 @@ export class LocalContentStore implements ContentStore {
         throw new NotFoundError(`Cannot find content ${digest}: no such blob`, { cause: error });
       throw error;
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }
 

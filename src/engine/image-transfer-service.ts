@@ -63,6 +63,7 @@ import {
   withTag,
 } from '../oci/reference.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 import type { LocalEngine } from './local-engine.ts';
 
 /** Label on an uncompressed layer blob: the compressed blob a registry knows it as (JSON descriptor). */
@@ -868,20 +869,12 @@ async function takeLock(lock: string): Promise<boolean> {
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw error;
       const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return false;
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isProcessAlive(owner))
+        return false;
       await rm(lock, { force: true }); // left by a process that is gone
     }
   }
   return false;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors/index.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 import type { MetadataDatabase } from './database.ts';
 
 export type LeaseResourceKind = 'content' | 'snapshot' | (string & {});
@@ -43,16 +44,6 @@ interface LeaseRow {
   expires_at: number | null;
   pid: number | null;
   labels: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class LeaseStore {
@@ -146,7 +137,7 @@ export class LeaseStore {
       const del = this.#db.sql.prepare('DELETE FROM leases WHERE id = ?');
       for (const row of rows) {
         const expired = row.expires_at !== null && row.expires_at <= now;
-        const orphaned = row.pid !== null && row.pid !== process.pid && !isAlive(row.pid);
+        const orphaned = row.pid !== null && row.pid !== process.pid && !isProcessAlive(row.pid);
         if (expired || orphaned) {
           del.run(row.id);
           removed++;
@@ -171,7 +162,7 @@ export class LeaseStore {
       if (row.expires_at !== null && row.expires_at <= now) continue;
       if (row.pid !== null) {
         let ok = alive.get(row.pid);
-        if (ok === undefined) alive.set(row.pid, (ok = row.pid === process.pid || isAlive(row.pid)));
+        if (ok === undefined) alive.set(row.pid, (ok = row.pid === process.pid || isProcessAlive(row.pid)));
         if (!ok) continue;
       }
       held.add(row.resource);

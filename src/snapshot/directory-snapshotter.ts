@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../errors/index.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 import { diskUsage } from './disk-usage.ts';
 import { SnapshotMetaStore, type SnapshotRow } from './metastore.ts';
 import type {
@@ -143,7 +144,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
         const match = /^(?:new|rm)-(\d+)-/.exec(name);
         let orphan: boolean;
         if (/^\d+$/.test(name)) orphan = !ids.has(Number(name));
-        else if (match) orphan = !isAlive(Number(match[1]));
+        else if (match) orphan = !isProcessAlive(Number(match[1]));
         else orphan = false;
         if (!orphan) continue;
         const to = `${dir}/rm-${process.pid}-sweep-${randomBytes(4).toString('hex')}`;
@@ -193,15 +194,5 @@ function moveInto(from: string, to: string): void {
     if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
     rmSync(to, { recursive: true, force: true });
     renameSync(from, to);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }

@@ -35,6 +35,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { isProcessAlive } from '../../util/process-alive.ts';
 import { linkExists, NETNS_DIR } from './bridge-driver.ts';
 import { hostExecRaw, hostTool } from './host-exec.ts';
 import { parseCidr } from './ipv4.ts';
@@ -61,16 +62,6 @@ export interface NetnsPoolOptions {
 export function poolSizeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const value = Number.parseInt(env.WHARF_NETNS_POOL ?? '', 10);
   return Number.isInteger(value) && value >= 0 ? Math.min(value, 8) : 1;
-}
-
-function isAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -187,7 +178,7 @@ export class NetnsPool {
           continue;
         }
         const young = Date.now() - spare.created < SPARE_TIMEOUT_MS;
-        if (young && (spare.pid === 0 || isAlive(spare.pid))) waiting = true;
+        if (young && (spare.pid === 0 || isProcessAlive(spare.pid))) waiting = true;
       }
       if (!waiting || Date.now() > deadline) return undefined;
       await sleep(5);
@@ -280,13 +271,14 @@ export class NetnsPool {
         if (gone) {
           this.#store.deletePool(netns);
           rmSync(this.#file(netns, 'del'), { force: true });
-        } else if (!isAlive(row.pid) && now - row.created > RETRY_AFTER_MS) {
+        } else if (!isProcessAlive(row.pid) && now - row.created > RETRY_AFTER_MS) {
           this.#deleteInBackground(netns, rows);
         }
         continue;
       }
       const ready = existsSync(this.#file(netns, 'ready'));
-      const failed = !ready && (now - row.created > SPARE_TIMEOUT_MS || (row.pid > 0 && !isAlive(row.pid)));
+      const failed =
+        !ready && (now - row.created > SPARE_TIMEOUT_MS || (row.pid > 0 && !isProcessAlive(row.pid)));
       if (failed || (ready && gone)) {
         this.#store.retirePool(netns, now);
         this.#deleteInBackground(netns, rows);
@@ -297,7 +289,7 @@ export class NetnsPool {
   /** Waits (up to `ms`) for the helpers of these rows to exit. */
   async #waitForHelpers(rows: readonly PoolRecord[], ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
-    while (rows.some((row) => isAlive(row.pid)) && Date.now() < deadline) await sleep(10);
+    while (rows.some((row) => isProcessAlive(row.pid)) && Date.now() < deadline) await sleep(10);
   }
 
   /** Waits for the running helpers, then reaps: what tests call before looking at the host. */

@@ -42,6 +42,7 @@ import {
   NotFoundError,
 } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
+import { isProcessAlive } from '../../util/process-alive.ts';
 import { containerPaths } from '../container-paths.ts';
 import { type DnsEntry, dnsConfigDir, reloadDns, stopDns, writeNetworkDns } from './aardvark.ts';
 import {
@@ -140,16 +141,6 @@ export function currentBootId(): string {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
     return 'unknown';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -959,7 +950,7 @@ export class NetworkManager {
         swept++;
         continue;
       }
-      if (isAlive(sandbox.ownerPid)) continue;
+      if (isProcessAlive(sandbox.ownerPid)) continue;
       const container = this.store.containerState(sandbox.containerId);
       const running = container?.state !== undefined && RUNNING_STATES.has(container.state);
       const orphan = sandbox.state === 'attaching' || !container || !running || !existsSync(sandbox.netns);
