@@ -358,9 +358,35 @@ export class LocalExecBackend implements ExecBackend {
           await run('stty', ['-F', terminal, 'rows', String(size.height), 'cols', String(size.width)]).catch(
             () => undefined,
           );
+          // The first size gates the input: wait until the runtime has passed it on to the
+          // process's own terminal (it does so on the SIGWINCH this caused, a moment later).
+          if (exec.sized) await this.#innerTerminalSized(exec.terminalHolder, size);
           return;
         }
       }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Waits (briefly) until the exec'd process's terminal, inside, reports `size`. */
+  async #innerTerminalSized(holder: number, size: { height: number; width: number }): Promise<void> {
+    const want = `${size.height} ${size.width}`;
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const runtimePid = (await readFile(`/proc/${holder}/task/${holder}/children`, 'utf8').catch(() => ''))
+        .trim()
+        .split(/\s+/)[0];
+      const processPid = runtimePid
+        ? (await readFile(`/proc/${runtimePid}/task/${runtimePid}/children`, 'utf8').catch(() => ''))
+            .trim()
+            .split(/\s+/)[0]
+        : undefined;
+      if (!processPid) return;
+      const seen = await new Promise<string>((resolve) =>
+        execFile('stty', ['-F', `/proc/${processPid}/fd/0`, 'size'], { timeout: 2000 }, (error, stdout) =>
+          resolve(error ? '' : stdout.trim()),
+        ),
+      );
+      if (seen === want || seen === '') return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
