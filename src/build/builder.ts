@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmdirSync, type Stats } from 'node:fs';
 import { chmod as chmodAsync, copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ContentStore } from '../content/content-store.ts';
 import { DockerIgnore } from '../dockerfile/dockerignore.ts';
 import { DockerfileError } from '../dockerfile/errors.ts';
@@ -876,16 +876,9 @@ class BuildSession {
       } else {
         await Promise.all(parentLayers.map((l) => l.ready));
         const diff = await diffSnapshot(snapshotter, active, { sourceDateEpoch: this.#diffEpoch });
-        const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
-        const result = await diff.result;
-        trace(`${description}: diffed and stored (${ingested.size} bytes)`);
-        if (ingested.digest !== result.diffID) {
-          throw new InvalidArgumentError(
-            `Cannot store the layer of ${description}: it hashed differently while stored`,
-          );
-        }
+        const ingested = await this.#ingestDiff(diff, description);
         const createdAt = Date.now();
-        const layer: LayerRef = { digest: result.diffID, size: ingested.size, createdAt };
+        const layer: LayerRef = { digest: ingested.digest, size: ingested.size, createdAt };
         const name = chainId([...parentLayers.map((l) => l.digest), layer.digest])!;
         if (!options.independent) {
           try {
@@ -927,6 +920,25 @@ class BuildSession {
   }
 
   /**
+   * Stores a layer diff in the content store and checks that the digest the store computed is
+   * the diffID the diff computed while writing it (they hash the same bytes twice over).
+   */
+  async #ingestDiff(
+    diff: { stream: Readable; result: Promise<{ diffID: Digest }> },
+    description: string,
+  ): Promise<{ digest: Digest; size: number }> {
+    const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
+    const result = await diff.result;
+    trace(`${description}: diffed and stored (${ingested.size} bytes)`);
+    if (ingested.digest !== result.diffID) {
+      throw new InvalidArgumentError(
+        `Cannot store the layer of ${description}: it hashed differently while stored`,
+      );
+    }
+    return ingested;
+  }
+
+  /**
    * Diffs a committed step's upper directory into its layer blob, then names the chain: the
    * snapshot `alias` gets an empty child named by the chain ID, which unpacking and containers
    * look up (a snapshotter cannot rename). Runs in the background while later steps go on.
@@ -961,18 +973,7 @@ class BuildSession {
         trace(`${description}: not spliced (${(error as Error).message})`);
       }
     }
-    if (!stored) {
-      const diff = diffUpperDir(upper, { sourceDateEpoch: this.#diffEpoch });
-      const ingested = await this.#s.content.ingest(diff.stream, { lease: this.#s.cache.lease });
-      const result = await diff.result;
-      trace(`${description}: diffed and stored (${ingested.size} bytes)`);
-      if (ingested.digest !== result.diffID) {
-        throw new InvalidArgumentError(
-          `Cannot store the layer of ${description}: it hashed differently while stored`,
-        );
-      }
-      stored = ingested;
-    }
+    stored ??= await this.#ingestDiff(diffUpperDir(upper, { sourceDateEpoch: this.#diffEpoch }), description);
     layer.digest = stored.digest;
     layer.size = stored.size;
     layer.createdAt = Date.now();
