@@ -127,6 +127,12 @@ function run(command: string, args: string[]): Promise<void> {
   });
 }
 
+/** The first child of `pid` (its main thread's), or undefined when it has none or is gone. */
+async function firstChild(pid: number | string): Promise<string | undefined> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return children.trim().split(/\s+/)[0] || undefined;
+}
+
 export class LocalExecBackend implements ExecBackend {
   readonly #service: ContainerService;
   readonly #execs = new Map<string, ExecInstance>();
@@ -372,14 +378,8 @@ export class LocalExecBackend implements ExecBackend {
   async #innerTerminalSized(holder: number, size: { height: number; width: number }): Promise<void> {
     const want = `${size.height} ${size.width}`;
     for (let attempt = 0; attempt < 30; attempt++) {
-      const runtimePid = (await readFile(`/proc/${holder}/task/${holder}/children`, 'utf8').catch(() => ''))
-        .trim()
-        .split(/\s+/)[0];
-      const processPid = runtimePid
-        ? (await readFile(`/proc/${runtimePid}/task/${runtimePid}/children`, 'utf8').catch(() => ''))
-            .trim()
-            .split(/\s+/)[0]
-        : undefined;
+      const runtimePid = await firstChild(holder);
+      const processPid = runtimePid ? await firstChild(runtimePid) : undefined;
       if (!processPid) return;
       const seen = await new Promise<string>((resolve) =>
         execFile('stty', ['-F', `/proc/${processPid}/fd/0`, 'size'], { timeout: 2000 }, (error, stdout) =>
@@ -393,8 +393,7 @@ export class LocalExecBackend implements ExecBackend {
 
   /** The pty script(1) made: the runtime's (script's child's) stdin. */
   async #outerTerminal(holder: number): Promise<string | undefined> {
-    const children = await readFile(`/proc/${holder}/task/${holder}/children`, 'utf8').catch(() => '');
-    const runtimePid = children.trim().split(/\s+/)[0];
+    const runtimePid = await firstChild(holder);
     if (!runtimePid) return undefined;
     const target = await readlink(`/proc/${runtimePid}/fd/0`).catch(() => '');
     return target.startsWith('/dev/pts/') ? target : undefined;
