@@ -3,14 +3,12 @@
 // the scopes asked, to a user with the right password; the client gets one per scope set, reuses
 // it, and fails with Docker's words when refused.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { HttpTransport } from '../../../src/distribution/http-transport.ts';
 import { resolveImage } from '../../../src/distribution/image-resolver.ts';
 import { RegistryAuthorizer, repositoryScope } from '../../../src/distribution/registry-authorizer.ts';
@@ -21,10 +19,10 @@ import {
   distributionUnavailable,
   freePort,
   makeTestImage,
+  selfSignedCertificate,
   startDistribution,
 } from './helpers.ts';
 
-const run = promisify(execFile);
 const SERVICE = 'wharf-test-registry';
 const ISSUER = 'wharf-test-issuer';
 const USER = { username: 'bob', password: 'token-pass' };
@@ -110,23 +108,7 @@ describe('registry client with token (Bearer) auth', { skip: distributionUnavail
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-bearer-'));
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=wharf-test-token',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    const keyPem = await readFile(join(dir, 'key.pem'), 'utf8');
-    const certPem = await readFile(join(dir, 'cert.pem'), 'utf8');
+    const { keyPem, certPem } = await selfSignedCertificate(dir, '/CN=wharf-test-token');
     tokens = await startTokenServer(keyPem, certPem);
     registry = await startDistribution({
       token: { realm: tokens.realm, service: SERVICE, issuer: ISSUER, certificate: certPem },

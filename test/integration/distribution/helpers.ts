@@ -364,3 +364,33 @@ export async function startStallingProxy(target: string, limit: number): Promise
     },
   };
 }
+
+/**
+ * Makes a self-signed RSA certificate (one day) with openssl: `DIR/key.pem` and `DIR/cert.pem`,
+ * returned as PEM text. `extensions` are openssl `-addext` values (e.g. a subjectAltName).
+ */
+export async function selfSignedCertificate(
+  dir: string,
+  subject: string,
+  extensions: string[] = [],
+): Promise<{ keyPem: string; certPem: string }> {
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    subject,
+    ...extensions.flatMap((extension) => ['-addext', extension]),
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+  ]);
+  return { keyPem: await readFile(keyPath, 'utf8'), certPem: await readFile(certPath, 'utf8') };
+}

@@ -1,15 +1,14 @@
 // Retries and redirects of the registry client's HTTP layer, against a loopback server that
 // misbehaves on purpose (429 with Retry-After, 503, a redirect to another origin).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { HttpTransport } from '../../../src/distribution/http-transport.ts';
+import { selfSignedCertificate } from './helpers.ts';
 
 function listen(
   handler: (
@@ -131,24 +130,10 @@ describe('http transport over TLS', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-tls-'));
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
+    const { keyPem, certPem } = await selfSignedCertificate(dir, '/CN=127.0.0.1', [
       'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
     ]);
-    const tls = { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) };
+    const tls = { key: keyPem, cert: certPem };
     server = createHttpsServer(tls, (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{}');
