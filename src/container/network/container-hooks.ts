@@ -16,9 +16,9 @@
  * const request = attachRequestOf({ name: 'web', config, hostConfig });
  * const result = await manager.attachContainer(id, request);
  */
+import type { HostConfig } from '../docker-types.ts';
 import { DEFAULT_NETWORK, endpointId, type NetworkManager } from './network-manager.ts';
 import type { AttachRequest } from './network-types.ts';
-import type { PortBindings } from './port-spec.ts';
 
 /** The Docker fields the network layer reads (a subset of Config, HostConfig, NetworkingConfig). */
 export interface DockerNetworkFields {
@@ -29,15 +29,12 @@ export interface DockerNetworkFields {
     Domainname?: string;
     ExposedPorts?: Record<string, unknown> | null;
   };
-  hostConfig: {
-    NetworkMode?: string;
-    PortBindings?: PortBindings | null;
-    PublishAllPorts?: boolean;
-    Dns?: string[] | null;
-    DnsSearch?: string[] | null;
-    DnsOptions?: string[] | null;
-    ExtraHosts?: string[] | null;
-  };
+  hostConfig: Partial<
+    Pick<
+      HostConfig,
+      'NetworkMode' | 'PortBindings' | 'PublishAllPorts' | 'Dns' | 'DnsSearch' | 'DnsOptions' | 'ExtraHosts'
+    >
+  >;
   /** `NetworkingConfig.EndpointsConfig` of the create request (aliases, --ip). */
   endpointsConfig?: Record<
     string,
