@@ -1,6 +1,6 @@
 // Not a test: the second process of gc-stress.test.ts. Collects garbage in a loop on a storage a
 // server is using (grace 0, untagged manifests too), pausing PAUSE_MS between runs, until SIGTERM;
-// then prints its totals as JSON.
+// prints `attempt` after each run (done or refused), then its totals as JSON.
 import { ConflictError } from '../../../src/errors/index.ts';
 import { GarbageCollector } from '../../../src/registry/gc/garbage-collector.ts';
 import { SqliteMetadataStore } from '../../../src/registry/metadata/sqlite-metadata-store.ts';
@@ -37,6 +37,7 @@ while (!stopping) {
     if (!(error instanceof ConflictError)) throw error;
     totals.conflicts++; // the server's scheduled run holds the lease
   }
+  process.stdout.write('attempt\n');
   await new Promise((resolve) => setTimeout(resolve, pauseMs));
 }
 await metadata.close();

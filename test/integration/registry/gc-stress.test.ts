@@ -145,7 +145,10 @@ describe('registry GC under load', { timeout: 300_000 }, () => {
     let failed = 0;
     let next = 0;
     const client = async () => {
-      for (let index = next++; index < PUSHES; index = next++) {
+      // Pushing goes on past PUSHES until the second collector has tried more than 10 runs, so
+      // that it loops against pushes however fast they go on this machine (it pauses 1 s a run).
+      const attempts = () => childOutput.split('\nattempt').length - 1;
+      for (let index = next++; index < PUSHES || attempts() <= 10; index = next++) {
         const repo = `stress/r${index % 8}`;
         const image = makeImage(index);
         if (await push(registry.url, repo, `p${index}`, image))
