@@ -5,13 +5,17 @@
 //                    still initialised lazily, one verb's at a time
 //   wharf.cjs.cache  V8's code cache for wharf.cjs, made by running the bundle's warm-up in a
 //                    process of its own (src/cli/bundle-loader.ts says why and how it is checked)
+// and, later, wharf.cjs.<verb>.cache: the caches hot verbs learn at their first successful run
+// (bundle-loader.ts), which the rename of a new build's dist/ discards with the old bundle.
 // One script with a code cache rather than ES module chunks: Node 20 compiles every ES module
 // from source at every start (it has no module compile cache before 22), which was most of a
 // verb's start-up (docs/cli-startup.md has the measurements, and why not a V8 startup snapshot).
 //
-// Pure-JS dependencies are bundled (resolving zod or commander from node_modules at every start
-// costs tens of ms); worker-based ones (pino) and the big servers stay external, required from
-// node_modules when a verb needs them. better-sqlite3's JavaScript is bundled too, and its native
+// Pure-JS dependencies are bundled (resolving commander from node_modules at every start costs
+// tens of ms); worker-based ones (pino), the big servers and what only the registry server uses
+// (zod, bcryptjs: zod v4 alone was 617 KB, 29% of the bundle, read and deserialized by every
+// command for the sake of `registry serve`) stay external, required from node_modules when a
+// verb needs them. better-sqlite3's JavaScript is bundled too, and its native
 // addon is loaded from its known place in node_modules instead of through the `bindings` package,
 // whose search (a stack trace to find the caller, then failed require()s of build/ and
 // build/Debug/) plus loading a dozen CommonJS files through Node's loader cost several ms in every
@@ -22,6 +26,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
 /**
@@ -101,7 +106,7 @@ try {
     supported: { 'dynamic-import': false },
     define: { 'import.meta.url': '__wharf_import_meta_url' },
     banner: { js: "var __wharf_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    external: ['pino', 'thread-stream', 'fastify', 'undici', '@fastify/*'],
+    external: ['pino', 'thread-stream', 'fastify', 'undici', '@fastify/*', 'zod', 'bcryptjs'],
     plugins: [sqliteAddonPlugin],
     minifyWhitespace: true,
     sourcemap: 'linked',
@@ -132,7 +137,7 @@ try {
     ...common,
     stdin: {
       contents: `import { writeCodeCache } from './src/cli/bundle-loader.ts';
-        await writeCodeCache(process.argv[2]);`,
+        await writeCodeCache(process.argv[2], process.argv[3]);`,
       resolveDir: '.',
       loader: 'ts',
     },
@@ -140,9 +145,14 @@ try {
     format: 'esm',
   });
   // (the warm-up prints every verb's help: stdout goes nowhere)
-  const made = spawnSync(process.execPath, [`${temp}/.write-code-cache.mjs`, `${temp}/wharf.cjs`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // (named as the bundle will be once dist/ is in place: V8 keeps the name a cache was made under)
+  const made = spawnSync(
+    process.execPath,
+    [`${temp}/.write-code-cache.mjs`, `${temp}/wharf.cjs`, resolve('dist/wharf.cjs')],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   if (made.status !== 0) throw new Error(`Cannot build the code cache: exit ${made.status ?? made.signal}`);
   await rm(`${temp}/.write-code-cache.mjs`);
 

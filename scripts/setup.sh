@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   crun runc conmon tini busybox-static skopeo iptables iproute2 netavark aardvark-dns
   containernetworking-plugins zstd xz-utils bzip2 socat attr curl ca-certificates
-  build-essential python3 util-linux procps
+  build-essential python3 util-linux procps strace
   docker-registry apache2-utils openssl
 )
 
