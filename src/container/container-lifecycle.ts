@@ -6,20 +6,21 @@
  *
  * Start (under the container's lock):
  *   conmon is spawned and waits on its start pipe, meanwhile: mount the snapshot on
- *   ROOT/containers/ID/rootfs (hooks' `prepare`, the network, beside it) -> resolve USER in the
- *   image's files -> hooks' `start` (volumes) -> write config.json -> bump the generation (names
- *   this run); then conmon has the runtime create the container (crun: create and start it,
- *   `run --detach`) -> record `running` (the state machine's `start`) -> `runtime start` (runc
- *   only) -> health-check loop. The process may end before it is recorded running: its exit
- *   handlers wait for the lock.
+ *   ROOT/containers/ID/rootfs (an overlay by the `sh` that then becomes conmon: its prelude;
+ *   hooks' `prepare`, the network, beside it) -> resolve USER in the image's files -> hooks'
+ *   `start` (volumes) -> write config.json -> bump the generation (names this run); then conmon
+ *   has the runtime create the container (crun: create and start it, `run --detach`) -> record
+ *   `running` (the state machine's `start`) -> `runtime start` (runc only) -> health-check loop.
+ *   The process may end before it is recorded running: its exit handlers wait for the lock.
  * Exit (cleanup, under the lock, skipped when run N was already handled):
  *   read conmon's exit file (or reconcile: gone with no file = 137) -> stop the health loop ->
  *   release the runtime's state (cgroups, state directory) and unmount (hooks' `stopped`, the
  *   network, meanwhile) -> record `exited` (`die`) or `restarting` with code, OOM, FinishedAt ->
- *   events (oom, die) -> hooks' `exit` (volumes) -> then, outside the lock, the restart policy's
- *   delayed start or `--rm`'s removal.
+ *   events (oom, die) -> hooks' `exit` (volumes) -> `--rm`'s removal, still under the lock;
+ *   then, outside it, the restart policy's delayed start.
  * conmon runs the exit command through `sh`, which skips node entirely when the run's `cleaned-N`
- * marker exists (the foreground `run` usually got there first).
+ * marker exists (the foreground `run` usually got there first). For an `--rm` container it first
+ * unmounts the root filesystem, at once (see EXIT_UNMOUNT_GUARD).
  *
  * @example
  * const started = await startRun(context, record, {});
@@ -27,10 +28,11 @@
  * await cleanupRun(context, started.id, started.generation);
  */
 import { spawn } from 'node:child_process';
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors/index.ts';
-import { cgroupPids, removeCgroupTree } from '../runtime/cgroups.ts';
+import { removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
   createWithConmon,
@@ -51,9 +53,15 @@ import type { ContainerRecord } from './container-records.ts';
 import { containerRuntimeSpec } from './container-spec.ts';
 import { isActive, transition } from './container-state.ts';
 import { spawnHealthLoop, stopHealthLoop } from './health-check.ts';
-import { isMountPoint } from './mount-points.ts';
+import { isMountPointSync } from './mount-points.ts';
 import { mkdirInRoot, readFileInRoot } from './root-files.ts';
-import { mountRootfs, unmountRootfs as unmountRootfsAt } from './rootfs-mount.ts';
+import {
+  mountRootfs,
+  rootfsMountCommand,
+  systemToolPath,
+  type ToolCommand,
+  unmountRootfs as unmountRootfsAt,
+} from './rootfs-mount.ts';
 import {
   ContainerStartError,
   dockerStartMessage,
@@ -65,6 +73,19 @@ import { resolveUser } from './user-lookup.ts';
 
 /** Runs the exit command only when run N's exit has not been handled yet (see the module comment). */
 const EXIT_GUARD = 'if [ -e "$0" ] || [ ! -d "$1" ]; then exit 0; fi; shift; exec "$@"';
+
+/**
+ * EXIT_GUARD for an `--rm` container, which first unmounts its root filesystem, at once (`$2`
+ * the rootfs, `$3` umount's path), then waits out the delay (`$4` seconds) itself. Nothing can
+ * use that mount again: the removal follows the exit under the lock that also keeps any start
+ * out. So the process handling the exit (the foreground `run`, usually a few milliseconds
+ * later) finds it unmounted, and does not start an `umount` of its own: conmon is a small
+ * process that forks cheaply, where a fork of node blocks it for milliseconds. A failure here
+ * is silent: the exit's handling unmounts what is left.
+ */
+const EXIT_UNMOUNT_GUARD =
+  'LC_ALL=C "$3" -R -- "$2" 2>/dev/null; [ "$4" = 0 ] || sleep "$4"; ' +
+  'if [ -e "$0" ] || [ ! -d "$1" ]; then exit 0; fi; shift 4; exec "$@"';
 
 export interface StartRunOptions {
   /** A start by the restart policy (counts in RestartCount). */
@@ -93,14 +114,42 @@ async function mountContainerRootfs(context: ContainerContext, record: Container
 
 async function mountContainerRootfsNow(context: ContainerContext, record: ContainerRecord): Promise<string> {
   const paths = containerPaths(context.root, record.id);
-  await mkdir(paths.rootfs, { recursive: true });
-  if (!(await isMountPoint(paths.rootfs))) {
+  // synchronous: one directory and a short mountinfo, so that the `mount` starts within this
+  // turn of the event loop (createWithConmon lets the caller's work go first)
+  mkdirSync(paths.rootfs, { recursive: true });
+  if (!isMountPointSync(paths.rootfs)) {
     const snapshotter = await context.snapshotter();
     await mountRootfs(await snapshotter.mounts(record.definition.SnapshotKey), paths.rootfs, {
       volatile: record.definition.HostConfig.AutoRemove === true,
     });
   }
   return paths.rootfs;
+}
+
+interface RootfsMountPlan {
+  /** The `mount` run for conmon's prelude. */
+  prelude?: ToolCommand;
+  /** Mounted by `mountContainerRootfs` instead (not one overlay). */
+  inProcess: boolean;
+}
+
+/**
+ * How a start mounts the root filesystem: nothing to do when it is mounted (a premount, or a
+ * mount a failed cleanup left), else conmon's prelude for an overlay, else in this process.
+ */
+async function planRootfsMount(context: ContainerContext, record: ContainerRecord): Promise<RootfsMountPlan> {
+  await premounted(context, record.id);
+  const paths = containerPaths(context.root, record.id);
+  // synchronous: one directory and a short mountinfo (each thread-pool round trip costs more)
+  mkdirSync(paths.rootfs, { recursive: true });
+  if (isMountPointSync(paths.rootfs)) return { inProcess: false };
+  const snapshotter = await context.snapshotter();
+  const prelude = await rootfsMountCommand(
+    await snapshotter.mounts(record.definition.SnapshotKey),
+    paths.rootfs,
+    { volatile: record.definition.HostConfig.AutoRemove === true },
+  );
+  return prelude ? { prelude, inProcess: false } : { inProcess: true };
 }
 
 /**
@@ -184,13 +233,21 @@ export async function startRun(
     throw new ContainerStartError(message, code, { cause: error });
   };
 
+  // The root filesystem's mount, when it is one overlay, runs in the process that becomes conmon
+  // (its prelude): one fork of this process fewer before the container exists.
+  let plan: RootfsMountPlan;
+  try {
+    plan = await planRootfsMount(context, record);
+  } catch (error) {
+    return fail(error, EXIT_WHARF_ERROR);
+  }
   const generation = record.generation + 1;
   let prepareFailed = false;
   // A restart policy's start that a `stop` overtook (stop does not take the lock of the process
   // waiting out the back-off): the container stays stopped.
   let restartCancelled = false;
   let seccompToKeep: string | undefined;
-  const prepare = async (): Promise<void> => {
+  const prepare = async (preludeDone: Promise<void>): Promise<void> => {
     // A run that crashed between `create` and its record can leave runtime state under this id.
     const staleState = hasRuntimeState(driver, id).then(async (stale) => {
       if (stale) await driver.delete(id, { force: true }).catch(() => undefined);
@@ -202,7 +259,9 @@ export async function startRun(
       const [prepared, mounted, host] = await settleAll([
         settleAll(context.hooks.map((hook) => hook.prepare?.(record))),
         (async () => {
-          const rootfs = await mountContainerRootfs(context, record);
+          if (plan.inProcess) await mountContainerRootfs(context, record);
+          else await preludeDone;
+          const rootfs = paths.rootfs;
           tracePhase('start: mounted', id);
           const [passwd, group] = await Promise.all([
             readFileInRoot(rootfs, '/etc/passwd'),
@@ -263,28 +322,15 @@ export async function startRun(
       name: record.name,
       logPath: paths.log,
       ...(logSize ? { logSizeMax: logSize } : {}),
+      // an `--rm` container's log is deleted with it right after the exit: no fsync at the exit
+      ...(hostConfig.AutoRemove === true ? { syncLog: false } : {}),
       terminal: config.Tty === true,
       stdin: config.OpenStdin === true,
       leaveStdinOpen: config.OpenStdin === true && config.StdinOnce !== true,
       ...(context.conmonCgroup !== undefined ? { conmonCgroup: context.conmonCgroup } : {}),
-      exitCommand: {
-        path: '/bin/sh',
-        args: [
-          '-c',
-          EXIT_GUARD,
-          paths.cleanedMarker(generation),
-          paths.dir,
-          context.wharfCommand.path,
-          ...context.wharfArgs(),
-          'container',
-          'cleanup',
-          id,
-          '--generation',
-          String(generation),
-        ],
-        ...(options.exitDelaySeconds ? { delaySeconds: options.exitDelaySeconds } : {}),
-      },
+      exitCommand: await exitCommand(context, record, generation, options.exitDelaySeconds ?? 0),
       beforeStart: prepare,
+      ...(plan.prelude ? { prelude: plan.prelude } : {}),
       startOnCreate,
     });
   } catch (error) {
@@ -379,7 +425,9 @@ async function hasRuntimeState(driver: { stateDir: string }, id: string): Promis
  * container (runc's and crun's `destroy`: remove the cgroups, then the state directory; Wharf
  * uses no hooks), without starting the runtime a third time per run: a Go runtime costs tens of
  * milliseconds of CPU to start. When anything is unexpected (processes left in the cgroup, a
- * cgroup that will not go), the runtime's own `delete --force` does it.
+ * cgroup that will not go), the runtime's own `delete --force` does it. The kernel refuses to
+ * remove a cgroup that holds processes (EBUSY), so no list of them is read first: the refusal
+ * says it, and the state directory is still there for the runtime.
  */
 async function releaseRuntimeState(driver: RuntimeDriver, id: string, cgroupsPath: string): Promise<void> {
   const viaRuntime = () =>
@@ -387,12 +435,52 @@ async function releaseRuntimeState(driver: RuntimeDriver, id: string, cgroupsPat
       if (!(error instanceof NotFoundError)) throw error;
     });
   try {
-    if ((await cgroupPids(cgroupsPath)).length > 0) return await viaRuntime();
     await removeCgroupTree(cgroupsPath);
   } catch {
     return viaRuntime();
   }
   await rm(join(driver.stateDir, id), { recursive: true, force: true });
+}
+
+/** conmon's exit command for run `generation`: `wharf container cleanup`, guarded (see EXIT_GUARD). */
+async function exitCommand(
+  context: ContainerContext,
+  record: ContainerRecord,
+  generation: number,
+  delaySeconds: number,
+): Promise<{ path: string; args: string[]; delaySeconds?: number }> {
+  const paths = containerPaths(context.root, record.id);
+  const cleanup = [
+    context.wharfCommand.path,
+    ...context.wharfArgs(),
+    'container',
+    'cleanup',
+    record.id,
+    '--generation',
+    String(generation),
+  ];
+  const marker = paths.cleanedMarker(generation);
+  if (record.definition.HostConfig.AutoRemove === true) {
+    const umount = await systemToolPath('umount');
+    return {
+      path: '/bin/sh',
+      args: [
+        '-c',
+        EXIT_UNMOUNT_GUARD,
+        marker,
+        paths.dir,
+        paths.rootfs,
+        umount,
+        String(delaySeconds),
+        ...cleanup,
+      ],
+    };
+  }
+  return {
+    path: '/bin/sh',
+    args: ['-c', EXIT_GUARD, marker, paths.dir, ...cleanup],
+    ...(delaySeconds > 0 ? { delaySeconds } : {}),
+  };
 }
 
 /** Docker's `--log-opt max-size` (`10m`, `1g`, bytes): conmon's --log-size-max. */
@@ -473,6 +561,20 @@ export async function cleanupRun(
   }
 }
 
+/**
+ * Leaves the marker that makes conmon's exit command skip node for run `generation` (see
+ * EXIT_GUARD), and drops the last run's. Synchronous: two tiny file operations, on the path of
+ * every exit. Best effort: without the marker the exit command starts and finds nothing to do.
+ */
+function markCleaned(paths: ReturnType<typeof containerPaths>, generation: number): void {
+  try {
+    writeFileSync(paths.cleanedMarker(generation), '');
+    unlinkSync(paths.cleanedMarker(generation - 1));
+  } catch {
+    // no marker of the last run (the first run), or the directory is gone (removed meanwhile)
+  }
+}
+
 /** Cleanups under way in this process, by root, id and generation. */
 const cleanupsInFlight = new Map<string, Promise<CleanupResult>>();
 
@@ -487,9 +589,14 @@ async function cleanupRunOnce(
   let record = context.records.get(id);
   if (!pending(record)) return { record };
   // An `--rm` container's root filesystem serves nothing once its run has ended (no restart
-  // policy; removal follows): its unmount starts now, while the lock is taken and the exit read.
+  // policy; removal follows): its unmount starts now, while the lock is taken. The exit read
+  // here is this run's (a start removes the last run's exit files) and stays valid under the
+  // lock, where the generation is checked again.
+  let ended: ContainerExit | undefined;
   if (record!.definition.HostConfig.AutoRemove && isActive(record!.state)) {
-    const ended = await readExit(containerPaths(context.root, id).location).catch(() => undefined);
+    ended = await readExit(containerPaths(context.root, id).location, {
+      cgroupsPath: record!.definition.CgroupsPath,
+    }).catch(() => undefined);
     // the unmount below, under the lock, joins this one (and meets its failure)
     if (ended) void unmountRootfs(context, record!).catch(() => undefined);
   }
@@ -507,7 +614,7 @@ async function cleanupRunOnce(
     }
     const driver = await context.driver(current.runtime);
     const cgroupsPath = current.definition.CgroupsPath;
-    let exit = await readExit(paths.location, { cgroupsPath });
+    let exit = ended ?? (await readExit(paths.location, { cgroupsPath }));
     tracePhase('cleanup: exit read', id);
     if (!exit) {
       const state = await reconcileContainer(paths.location, driver, { cgroupsPath });
@@ -537,24 +644,26 @@ async function cleanupRunOnce(
         cleanedGeneration: generation,
       };
     });
-    await writeFile(paths.cleanedMarker(generation), '').catch(() => undefined);
-    await rm(paths.cleanedMarker(generation - 1), { force: true }).catch(() => undefined);
+    markCleaned(paths, generation);
     if (exit.oomKilled) context.emit('oom', record);
     context.emit('die', record, { exitCode: String(exitCode) });
     await context.runCleanupHooks('exit', record);
     tracePhase('cleanup: done', id);
+    if (!restart && options.autoRemove !== false && record.definition.HostConfig.AutoRemove) {
+      // `--rm`: removed under the same lock, without releasing again what was just released
+      await removeContainer(context, id, { force: false, volumes: true, released: true }).catch(
+        (error: unknown) => {
+          if (!(error instanceof NotFoundError)) throw error;
+        },
+      );
+      return { record: undefined, exit };
+    }
     return { record, exit };
   });
   if (!result.exit || !result.record) return result;
   if (restart) {
     await restartLater(context, result.record, generation);
     return { ...result, record: context.records.get(id) };
-  }
-  if (options.autoRemove !== false && result.record.definition.HostConfig.AutoRemove) {
-    await removeContainer(context, id, { force: false, volumes: true }).catch((error: unknown) => {
-      if (!(error instanceof NotFoundError)) throw error;
-    });
-    return { ...result, record: undefined };
   }
   return result;
 }
@@ -672,7 +781,15 @@ function spawnCleanup(context: ContainerContext, record: ContainerRecord): void 
 export async function removeContainer(
   context: ContainerContext,
   id: string,
-  options: { force: boolean; volumes?: boolean },
+  options: {
+    force: boolean;
+    volumes?: boolean;
+    /**
+     * The caller holds the lock and has just handled the exit (cleanupRun of an `--rm` run): the
+     * health loop, the runtime's state and the mounts are gone already.
+     */
+    released?: boolean;
+  },
 ): Promise<ContainerRecord> {
   return withContainerLock(context.records, id, async () => {
     let record = context.records.get(id);
@@ -689,25 +806,30 @@ export async function removeContainer(
     try {
       const removing = record;
       // what holds the container (its runtime state, its mounts) goes first, side by side
-      await settleAll([
-        stopHealthLoop(removing),
-        (async () => {
-          if (!removing.runtime) return;
-          const driver = await context.driver(removing.runtime);
-          if (!(await hasRuntimeState(driver, id))) return;
-          await driver.delete(id, { force: true }).catch((error: unknown) => {
-            if (!(error instanceof NotFoundError)) throw error;
-          });
-        })(),
-        unmountRootfs(context, removing),
-      ] as const);
+      if (!options.released)
+        await settleAll([
+          stopHealthLoop(removing),
+          (async () => {
+            if (!removing.runtime) return;
+            const driver = await context.driver(removing.runtime);
+            if (!(await hasRuntimeState(driver, id))) return;
+            await driver.delete(id, { force: true }).catch((error: unknown) => {
+              if (!(error instanceof NotFoundError)) throw error;
+            });
+          })(),
+          unmountRootfs(context, removing),
+        ] as const);
       // then its files, all at once: the writable layer, the container's directory, conmon's
       const runtime = runtimePaths(context.root);
       await settleAll([
         context.snapshotter().then((snapshotter) =>
-          snapshotter.remove(removing.definition.SnapshotKey).catch((error: unknown) => {
-            if (!(error instanceof NotFoundError)) throw error;
-          }),
+          snapshotter
+            .remove(removing.definition.SnapshotKey, {
+              volatile: removing.definition.HostConfig.AutoRemove === true,
+            })
+            .catch((error: unknown) => {
+              if (!(error instanceof NotFoundError)) throw error;
+            }),
         ),
         rm(paths.dir, { recursive: true, force: true }),
         rm(join(runtime.exitDir, id), { force: true }),

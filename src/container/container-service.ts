@@ -281,6 +281,8 @@ export class ContainerService implements Disposable {
         const snapshotter = await this.context.snapshotter();
         await snapshotter.prepare(record.definition.SnapshotKey, chainId, {
           labels: { [GC_ROOT_LABEL]: 'container', 'wharf.container': id },
+          // an `--rm` container's layer goes at its exit: not worth a disk flush (metastore.ts)
+          volatile: hostConfig.AutoRemove === true,
         });
       })();
       const files = (async () => {

@@ -23,13 +23,14 @@
  * await unmountRootfs('/var/lib/wharf/containers/ID/rootfs', await snapshotter.mounts(key));
  */
 import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InternalError } from '../errors/index.ts';
 import { findExecutable } from '../runtime/runtime-probe.ts';
 import { mountAt } from '../snapshot/mount.ts';
 import type { Mount } from '../snapshot/snapshotter.ts';
-import { mountsUnder } from './mount-points.ts';
+import { mountsUnder, mountsUnderSync } from './mount-points.ts';
 
 const PATH_OPTIONS = ['lowerdir', 'upperdir', 'workdir'];
 
@@ -74,7 +75,7 @@ export interface RootfsMountOptions {
 const toolPaths = new Map<string, Promise<string>>();
 
 /** The absolute path of a system tool (its bare name when it is not found: spawn then fails). */
-function systemTool(name: string): Promise<string> {
+export function systemToolPath(name: string): Promise<string> {
   let found = toolPaths.get(name);
   if (!found) {
     found = findExecutable(name).then((path) => path ?? name);
@@ -94,13 +95,35 @@ function volatileMark(options: readonly string[]): string | undefined {
   return workdir === undefined ? undefined : join(workdir, 'work', 'incompat', 'volatile');
 }
 
+/** A system tool's run: what `runTool` spawns, or what conmon's prelude runs (conmon.ts). */
+export interface ToolCommand {
+  path: string;
+  args: string[];
+  cwd: string;
+  /** Set for the tool alone. */
+  env: Record<string, string>;
+  /** For its error: `Cannot ${describe}: ${stderr}`. */
+  describe: string;
+}
+
+// the C locale: util-linux otherwise loads a dozen locale files before it starts
+const TOOL_ENV = { LC_ALL: 'C' };
+
+async function toolCommand(
+  name: string,
+  args: string[],
+  cwd: string,
+  describe: string,
+): Promise<ToolCommand> {
+  return { path: await systemToolPath(name), args, cwd, env: TOOL_ENV, describe };
+}
+
 function runTool(name: string, args: string[], cwd: string, describe: string): Promise<void> {
-  return systemTool(name).then(
-    (command) =>
+  return toolCommand(name, args, cwd, describe).then(
+    (tool) =>
       new Promise<void>((resolve, reject) => {
-        // the C locale: util-linux otherwise loads a dozen locale files before it starts
-        const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-        const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+        const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...tool.env };
+        const child = spawn(tool.path, tool.args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
         const err: Buffer[] = [];
         child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
         child.on('error', (error) =>
@@ -123,18 +146,36 @@ export async function mountRootfs(
   target: string,
   options: RootfsMountOptions = {},
 ): Promise<void> {
-  if (mounts.length !== 1 || mounts[0]!.type !== 'overlay' || mounts[0]!.target) {
+  const command = await rootfsMountCommand(mounts, target, options);
+  if (!command) {
     await mountAt(mounts, target);
     return;
   }
+  await runTool('mount', command.args, command.cwd, command.describe);
+}
+
+/**
+ * The `mount` run that puts a snapshot's overlay on `target` (with relative directories), for
+ * the caller to run (mountRootfs, or conmon's prelude: see container-lifecycle.ts), or undefined
+ * when the snapshot's mounts are not one overlay (mountRootfs mounts those in its own way). A
+ * volatile mount's leftover mark is removed here, before the run.
+ */
+export async function rootfsMountCommand(
+  mounts: readonly Mount[],
+  target: string,
+  options: RootfsMountOptions = {},
+): Promise<ToolCommand | undefined> {
+  if (mounts.length !== 1 || mounts[0]!.type !== 'overlay' || mounts[0]!.target) return undefined;
   let overlayOptions = mounts[0]!.options;
   const mark = volatileMark(overlayOptions);
   if (options.volatile && mark !== undefined && optionValue(overlayOptions, 'upperdir') !== undefined) {
-    await rm(mark, { recursive: true, force: true }); // a crash's leftover (see the module comment)
+    // a crash's leftover (see the module comment); synchronous: usually absent, and then no
+    // rmSync (which loads Node's rimraf on first use)
+    if (existsSync(mark)) rmSync(mark, { recursive: true, force: true });
     overlayOptions = [...overlayOptions, 'volatile'];
   }
   const relative = relativeOverlayOptions(overlayOptions);
-  await runTool(
+  return toolCommand(
     'mount',
     ['-t', 'overlay', '-o', relative.options.join(','), '--', mounts[0]!.source, target],
     relative.cwd,
@@ -151,7 +192,8 @@ export async function unmountRootfs(
   target: string,
   snapshotMounts?: () => Promise<readonly Mount[] | undefined>,
 ): Promise<boolean> {
-  const mounted = await mountsUnder(target);
+  // synchronous (see isMountPointSync): the unmount starts within this turn of the event loop
+  const mounted = mountsUnderSync(target);
   if (mounted.length === 0) return false;
   try {
     await runTool(

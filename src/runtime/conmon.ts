@@ -8,19 +8,23 @@
  * The handshake (conmon's contract, see ../../../shared/docs/traps.md):
  *   1. spawn conmon with two inherited socketpairs, announced as `_OCI_SYNCPIPE=3` and
  *      `_OCI_STARTPIPE=4`; conmon blocks reading the start pipe, while the caller finishes what
- *      the runtime needs (`beforeStart`: the root filesystem, config.json);
+ *      the runtime needs (`beforeStart`: the root filesystem, config.json). With a `prelude`
+ *      (the root filesystem's `mount`), the process spawned is `sh`, which runs the prelude and
+ *      then execs conmon: one fork of node fewer (see ConmonOptions' `prelude`);
  *   2. write to the start pipe; conmon forks (the first process exits after writing the conmon
  *      pid file) and runs `runtime create` (or, with `startOnCreate`, `run --detach`);
  *   3. read `{"data": PID}` from the sync pipe: PID > 0 is the container's init; a negative
  *      number is a failure, with `message` holding the runtime's stderr (the runtime's JSON log,
  *      written through `--runtime-arg --log`, holds the same words when the message is empty);
  *   4. move conmon's daemon out of the caller's cgroup (as Podman does, so that it shares
- *      neither the caller's limits nor its fate). Podman moves conmon before step 2; here it
- *      comes after, when the runtime has just moved the container's init into its own cgroup:
- *      a write to `cgroup.procs` waits for an RCU grace period (5-15 ms here) unless another
- *      came just before, so this one costs next to nothing. conmon forks nothing in between
- *      but the runtime, which is gone by then; the container's processes are in their own
- *      cgroup; its exit command, forked later, starts in conmon's;
+ *      neither the caller's limits nor its fate), as soon as its first process has exited,
+ *      while the runtime creates the container (this process waits for the runtime then, with
+ *      nothing else to do). Podman moves conmon before step 2; not here: a write to
+ *      `cgroup.procs` can wait for an RCU grace period (5-20 ms) while holding the lock every
+ *      fork takes, which would hold up the caller's preparation (the prelude's `mount`). The
+ *      runtime's own writes then find that wait paid or pay it themselves: one grace period in
+ *      all, as when the move came after step 3. The container's processes are in their own
+ *      cgroup; its exit command starts in conmon's;
  *   5. `runtime start` (the driver's `start`) runs the user's process, unless `startOnCreate`.
  *
  * Files of one container (paths from `conmonPaths`):
@@ -43,11 +47,11 @@
  * const exit = await waitForExit({ id, exitDir, userdataDir });
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { watch } from 'node:fs';
-import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, watch } from 'node:fs';
+import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { FailedPreconditionError, isErrno, UnavailableError } from '../errors/index.ts';
+import { FailedPreconditionError, InternalError, isErrno, UnavailableError } from '../errors/index.ts';
 import { moveProcessToCgroup, readOomKills } from './cgroups.ts';
 import { readOnlyRuntime } from './read-only-runtime.ts';
 import type { RuntimeDriver } from './runtime-driver.ts';
@@ -73,6 +77,11 @@ export interface ConmonOptions extends ConmonLocation {
   logPath: string;
   /** Bytes; conmon starts the file afresh when it would grow past this. */
   logSizeMax?: number;
+  /**
+   * Whether conmon fsyncs the log when the container exits (its default, true). `false` passes
+   * `--no-sync-log`, for a log deleted right after the exit (an `--rm` container's).
+   */
+  syncLog?: boolean;
   /** Run when the container exits (Wharf passes `wharf container cleanup ID`). */
   exitCommand?: { path: string; args?: string[]; delaySeconds?: number };
   /** Allocate a pty for the container (`-t`). */
@@ -95,10 +104,20 @@ export interface ConmonOptions extends ConmonLocation {
   timeoutMs?: number;
   /**
    * Work that must be done before the runtime creates the container (config.json, the root
-   * filesystem), run while conmon starts: conmon waits on its start pipe until this resolves. When it rejects, conmon is killed before it forks and that
-   * rejection is thrown. createWithConmon never returns or throws before it has settled.
+   * filesystem), run while conmon starts: conmon waits on its start pipe until this resolves.
+   * When it rejects, conmon is killed before it forks and that rejection is thrown.
+   * createWithConmon never returns or throws before it has settled. It is given the `prelude`'s
+   * outcome (resolved at once when there is none).
    */
-  beforeStart?: () => Promise<void>;
+  beforeStart?: (prelude: Promise<void>) => Promise<void>;
+  /**
+   * A command the caller needs run before the container can be made (the root filesystem's
+   * `mount`), run in the process that becomes conmon: `sh` runs it, then execs conmon. A fork
+   * of a large process such as node blocks it for milliseconds (its page tables are copied),
+   * so this saves one on the way to the container's start. When it fails, conmon never
+   * starts, and the promise given to `beforeStart` rejects with the command's stderr.
+   */
+  prelude?: ConmonPrelude;
   /**
    * Have the runtime start the process at once (`run --detach` in place of `create`): the
    * container is running when this returns and no `runtime start` follows, which saves a
@@ -106,6 +125,18 @@ export interface ConmonOptions extends ConmonLocation {
    * one-line `sh` that swaps the verb (see RUN_INSTEAD_OF_CREATE).
    */
   startOnCreate?: boolean;
+}
+
+/** See ConmonOptions' `prelude`. */
+export interface ConmonPrelude {
+  path: string;
+  args: string[];
+  /** Its working directory (conmon's own stays `userdataDir`). */
+  cwd: string;
+  /** Variables set for it alone (`LC_ALL=C`). */
+  env?: Record<string, string>;
+  /** What it does, for its error: `Cannot ${describe}: ${stderr}`. */
+  describe: string;
 }
 
 /**
@@ -272,6 +303,7 @@ export function conmonArgs(
   for (const arg of runtimeArgs) args.push('--runtime-arg', arg);
   if (options.logSizeMax !== undefined && options.logSizeMax > 0)
     args.push('--log-size-max', String(options.logSizeMax));
+  if (options.syncLog === false) args.push('--no-sync-log');
   if (options.terminal) args.push('-t');
   if (options.stdin) args.push('-i');
   if (options.leaveStdinOpen) args.push('--leave-stdin-open');
@@ -293,25 +325,30 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
   const paths = conmonPaths(options);
   const conmon = options.conmonPath ?? (await conmonBinary());
   if (!conmon) throw new UnavailableError('Cannot create container: conmon is not installed');
-  const [launch] = await Promise.all([
-    // crun from a read-only view does not copy itself first (read-only-runtime.ts)
-    options.runtime.name === 'crun' ? readOnlyRuntime(options.runtime.binary) : undefined,
-    mkdir(options.userdataDir, { recursive: true }),
-    mkdir(options.exitDir, { recursive: true }),
-    mkdir(options.socketDir, { recursive: true }),
-  ]);
-  // Stale files from an earlier run of the same id would be read as this run's; conmon writes
-  // none of them before its start pipe, so they go while it starts. `prepared` never rejects:
-  // the outcomes are looked at below. The caller's work starts first, so that its first file
-  // operations are under way while conmon's spawn holds this thread.
-  const prepared = Promise.allSettled([
-    (async () => options.beforeStart?.())(),
-    Promise.all(
-      [paths.exitFile, paths.persistExitFile, paths.oomFile, paths.pidFile, paths.runtimeLog].map((file) =>
-        rm(file, { force: true }),
-      ),
-    ),
-  ]);
+  // crun from a read-only view does not copy itself first (read-only-runtime.ts)
+  const launch = options.runtime.name === 'crun' ? await readOnlyRuntime(options.runtime.binary) : undefined;
+  // Synchronous, these: three directories that usually exist and five files that usually do not
+  // cost microseconds each, where a thread-pool round trip costs 0.1-0.5 ms. Stale files from
+  // an earlier run of the same id would be read as this run's (conmon writes none of them
+  // before its start pipe).
+  for (const dir of [options.userdataDir, options.exitDir, options.socketDir])
+    mkdirSync(dir, { recursive: true });
+  for (const file of [
+    paths.exitFile,
+    paths.persistExitFile,
+    paths.oomFile,
+    paths.pidFile,
+    paths.runtimeLog,
+  ]) {
+    unlinkIfPresent(file);
+  }
+  // `prepared` never rejects: its outcome is looked at below. The caller's work starts first and
+  // gets one turn of the event loop, so that its own processes (the root filesystem's `mount`,
+  // when it has no prelude) are started before conmon's spawn holds this thread for a few
+  // milliseconds.
+  const prelude = deferred();
+  const prepared = Promise.allSettled([(async () => options.beforeStart?.(prelude.promise))()]);
+  await new Promise((resolve) => setImmediate(resolve));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     ...options.env,
@@ -319,12 +356,23 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
     _OCI_SYNCPIPE: '3',
     _OCI_STARTPIPE: '4',
   };
-  const child = spawn(conmon, conmonArgs(options, paths, launch?.path), {
-    cwd: options.userdataDir, // conmon writes a second `oom` file into its cwd
-    env,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-  });
+  const args = conmonArgs(options, paths, launch?.path);
+  const child = options.prelude
+    ? spawn('/bin/sh', ['-c', preludeScript(options.prelude, conmon, args, options.userdataDir)], {
+        cwd: options.prelude.cwd,
+        env,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      })
+    : spawn(conmon, args, {
+        cwd: options.userdataDir, // conmon writes a second `oom` file into its cwd
+        env,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      });
+  if (options.prelude) {
+    readPreludeOutcome(statusPipe(child), options.prelude.describe).then(prelude.resolve, prelude.reject);
+  } else prelude.resolve();
   const exited = childExit(child);
   const stderrChunks: Buffer[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
@@ -345,8 +393,23 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
     // the caller's failure first: it is the reason this container cannot start
     for (const outcome of await prepared) if (outcome.status === 'rejected') throw outcome.reason;
     startPipe.end('0');
+    // conmon's first process exits as soon as it has forked its daemon and written the daemon's
+    // pid: the daemon moves into its cgroup while the runtime creates the container (step 4).
+    const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
+    const daemon = exited.then(async ({ code }) => {
+      if (code !== 0) return undefined;
+      const pid = Number((await readFile(paths.conmonPidFile, 'utf8')).trim());
+      // never 0: writing 0 to cgroup.procs would move this process
+      if (!Number.isInteger(pid) || pid <= 0) {
+        throw new UnavailableError(`Cannot create container ${options.id}: conmon wrote no pid`);
+      }
+      if (cgroup !== null) await moveProcessToCgroup(pid, cgroup);
+      return pid;
+    });
+    daemon.catch(() => undefined); // looked at below, unless the sync pipe failed first
     const message = await syncMessage;
     const { code } = await exited;
+    const [moved] = await Promise.allSettled([daemon]);
     const stderr = Buffer.concat(stderrChunks).toString('utf8').trim();
     if (!message || message.data <= 0) {
       const log = await readFile(paths.runtimeLog, 'utf8').catch(() => '');
@@ -364,21 +427,18 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
         `Cannot create container ${options.id}: conmon exited with ${code}: ${stderr}`,
       );
     }
-    const conmonPid = Number((await readFile(paths.conmonPidFile, 'utf8')).trim());
-    const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
-    if (cgroup !== null) {
-      try {
-        await moveProcessToCgroup(conmonPid, cgroup);
-      } catch (error) {
-        // the container must not outlive its conmon, which goes below
-        await options.runtime.kill(options.id, 'SIGKILL', { all: true }).catch(() => undefined);
-        throw error;
-      }
+    if (moved.status === 'rejected' || moved.value === undefined) {
+      // the container must not outlive its conmon, which goes below
+      await options.runtime.kill(options.id, 'SIGKILL', { all: true }).catch(() => undefined);
+      throw moved.status === 'rejected'
+        ? moved.reason
+        : new UnavailableError(`Cannot create container ${options.id}: conmon wrote no pid`);
     }
-    return { pid: message.data, conmonPid };
+    return { pid: message.data, conmonPid: moved.value };
   } catch (error) {
     // Leave nothing half-made: a conmon still waiting on the start pipe, or one that forked and
-    // never answered (a failed create makes conmon exit by itself).
+    // never answered (a failed create makes conmon exit by itself). A prelude still running
+    // finishes (its status pipe closes when its command has exited) before `prepared` settles.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await prepared; // the caller's cleanup must not race its own preparation
     if (await isConmonAlive(options)) {
@@ -396,8 +456,92 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
     syncPipe.destroy();
     startPipe.destroy();
     child.stderr!.destroy();
+    statusPipe(child)?.destroy();
     child.unref();
   }
+}
+
+/** Removes a file that may not exist (unlink, not rmSync: that loads Node's rimraf on first use). */
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+}
+
+/** The prelude's status pipe: the child's fd 5, when it has one. */
+function statusPipe(child: ChildProcess): Readable | undefined {
+  return ((child.stdio as unknown as (Readable | null)[])[5] ?? undefined) as Readable | undefined;
+}
+
+/** A promise with its settling functions (settling twice does nothing). */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // the caller may never look (a failed spawn)
+  return { promise, resolve, reject };
+}
+
+/** A word for `sh`, in single quotes so that nothing in it is interpreted. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/** What the prelude's `sh` writes to its status pipe (fd 5) once the command has succeeded. */
+const PRELUDE_DONE = '\n:wharf-prelude-done\n';
+
+/**
+ * The `sh` script that runs a prelude, then conmon: the command with its stderr on the status
+ * pipe (fd 5); on success the done mark there, fd 5 closed (conmon must not keep it open), and
+ * conmon exec'd from its own directory; on failure an exit, so conmon never starts.
+ */
+function preludeScript(prelude: ConmonPrelude, conmon: string, args: readonly string[], cwd: string): string {
+  const assignments = Object.entries(prelude.env ?? {}).map(([key, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      throw new FailedPreconditionError(`Cannot set ${key}: not a name`);
+    return `${key}=${shellQuote(value)} `;
+  });
+  const command = [prelude.path, ...prelude.args].map(shellQuote).join(' ');
+  return [
+    `${assignments.join('')}${command} 2>&5 || exit 125`,
+    `printf '%s' ${shellQuote(PRELUDE_DONE)} >&5`,
+    'exec 5>&-',
+    `cd ${shellQuote(cwd)} || exit 125`,
+    `exec ${[conmon, ...args].map(shellQuote).join(' ')}`,
+  ].join('\n');
+}
+
+/** Resolves when the status pipe closes after the done mark; rejects with its text otherwise. */
+function readPreludeOutcome(pipe: Readable | null | undefined, describe: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!pipe) {
+      reject(new InternalError(`Cannot ${describe}: it did not run`));
+      return;
+    }
+    let text = '';
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      if (text.endsWith(PRELUDE_DONE)) resolve();
+      else {
+        const message = text.trim();
+        reject(new InternalError(`Cannot ${describe}: ${message || 'it did not run to its end'}`));
+      }
+    };
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    pipe.on('end', finish);
+    pipe.on('close', finish);
+    pipe.on('error', finish);
+  });
 }
 
 export interface ContainerExit {
@@ -420,7 +564,11 @@ async function fileExists(path: string): Promise<boolean> {
   }
 }
 
-/** The exit conmon recorded, or undefined while the container has not exited. */
+/**
+ * The exit conmon recorded, or undefined while the container has not exited. conmon's files are
+ * read synchronously (a few bytes each, every exit's handling and every poll reads them), the
+ * cgroup's OOM count through the thread pool.
+ */
 export async function readExit(
   location: ConmonLocation,
   options: { cgroupsPath?: string } = {},
@@ -429,7 +577,7 @@ export async function readExit(
   let text: string | undefined;
   for (const file of [paths.exitFile, paths.persistExitFile]) {
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
       break;
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw error;
@@ -438,12 +586,9 @@ export async function readExit(
   if (text === undefined || text.trim() === '') return undefined;
   const exitCode = Number(text.trim());
   // conmon's OOM event can lose the race with the exit; the cgroup's own count cannot (until
-  // the runtime deletes the cgroup). Both are read at once.
-  const [marked, kills] = await Promise.all([
-    fileExists(paths.oomFile),
-    options.cgroupsPath ? readOomKills(options.cgroupsPath).catch(() => 0) : 0,
-  ]);
-  const oomKilled = marked || kills > 0;
+  // the runtime deletes the cgroup). Both are read.
+  const kills = options.cgroupsPath ? await readOomKills(options.cgroupsPath).catch(() => 0) : 0;
+  const oomKilled = existsSync(paths.oomFile) || kills > 0;
   return { exitCode: Number.isFinite(exitCode) ? exitCode : -1, oomKilled, source: 'conmon' };
 }
 
@@ -630,11 +775,12 @@ export async function stopContainer(
     }
   };
   const ignoreGone = (error: unknown) => {
-    // Already gone between the check and the signal: the wait below tells how it ended.
+    // Already gone between the check and the signal (crun: `open pidfd: No such process`): the
+    // wait below tells how it ended.
     if (
       !(
         error instanceof Error &&
-        (error.name === 'NotFoundError' || /not running|stopped/.test(error.message))
+        (error.name === 'NotFoundError' || /not running|stopped|No such process/.test(error.message))
       )
     ) {
       throw error;

@@ -27,7 +27,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { findExecutable } from './runtime-probe.ts';
 
@@ -41,8 +42,8 @@ export interface RuntimeLaunch {
 }
 
 /** mountinfo's per-mount options of `path` (the last mount there wins), or undefined. */
-async function mountOptions(path: string): Promise<string[] | undefined> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+function mountOptions(path: string): string[] | undefined {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
   let options: string[] | undefined;
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
@@ -51,9 +52,21 @@ async function mountOptions(path: string): Promise<string[] | undefined> {
   return options;
 }
 
-async function isReadOnlyView(target: string, binary: { dev: number; ino: number }): Promise<boolean> {
-  const [options, info] = await Promise.all([mountOptions(target), stat(target).catch(() => undefined)]);
-  return options?.includes('ro') === true && info?.dev === binary.dev && info.ino === binary.ino;
+/**
+ * Whether `target` is a read-only mount of `binary`. Synchronous (a stat and a read of
+ * mountinfo, microseconds each), as it is checked before every container start.
+ */
+function isReadOnlyView(target: string, binary: { dev: number; ino: number }): boolean {
+  const info = statOrUndefined(target);
+  return info?.dev === binary.dev && info.ino === binary.ino && mountOptions(target)?.includes('ro') === true;
+}
+
+function statOrUndefined(path: string): { dev: number; ino: number } | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function bindReadOnly(binary: string, target: string): Promise<boolean> {
@@ -87,11 +100,15 @@ export function readOnlyRuntime(
       if (!result) setTimeout(() => known.delete(cacheKey), 60_000).unref();
     });
   }
-  return launch.then(async (result) => {
+  return launch.then((result) => {
     if (!result) return undefined;
     // unmounted behind our back (by hand): the plain binary this time, the view again next time
-    const info = await stat(binary).catch(() => undefined);
-    if (info && (await isReadOnlyView(result.path, info).catch(() => false))) return result;
+    const info = statOrUndefined(binary);
+    try {
+      if (info && isReadOnlyView(result.path, info)) return result;
+    } catch {
+      // unreadable mountinfo: as if not mounted
+    }
     known.delete(cacheKey);
     return undefined;
   });
@@ -99,16 +116,16 @@ export function readOnlyRuntime(
 
 async function prepare(binary: string, dir: string): Promise<RuntimeLaunch | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  const info = await stat(binary);
+  const info = statSync(binary);
   const key = createHash('sha256')
     .update(`${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`)
     .digest('hex')
     .slice(0, 16);
   const target = join(dir, `${basename(binary)}-${key}`);
   const launch: RuntimeLaunch = { path: target, env: { _LIBCONTAINER_CLONED_BINARY: '1' } };
-  if (await isReadOnlyView(target, info)) return launch;
+  if (isReadOnlyView(target, info)) return launch;
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await writeFile(target, '', { flag: 'a', mode: 0o755 });
   if (!(await bindReadOnly(binary, target))) return undefined;
-  return (await isReadOnlyView(target, info)) ? launch : undefined;
+  return isReadOnlyView(target, info) ? launch : undefined;
 }

@@ -19,7 +19,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, constants as fsConstants, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { accessSync, readFileSync, statSync } from 'node:fs';
+import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../errors/index.ts';
 import { atomicWriteFile } from '../util/atomic-write.ts';
@@ -62,13 +63,18 @@ const PREFERENCE: readonly RuntimeName[] = ['crun', 'runc'];
 // Debian puts runc in /usr/sbin, which a non-login PATH may lack.
 const EXTRA_PATHS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-/** The absolute path of an executable on PATH (or the usual system directories). */
+/**
+ * The absolute path of an executable on PATH (or the usual system directories). The checks are
+ * synchronous: each `access` takes microseconds, where a thread-pool round trip takes 0.1-0.5 ms,
+ * and a PATH like this machine's has seven directories before /usr/bin (a container's start
+ * looks up conmon, crun and runc).
+ */
 export async function findExecutable(name: string): Promise<string | undefined> {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_PATHS];
   for (const dir of dirs) {
     const candidate = join(dir, name);
     try {
-      await access(candidate, fsConstants.X_OK);
+      accessSync(candidate, fsConstants.X_OK);
       return candidate;
     } catch {
       // not here
@@ -169,12 +175,18 @@ export async function probeRuntime(
   }
 }
 
+/** Read synchronously, as is probe.json: small files, read at the start of each run (see findExecutable). */
 async function cacheKey(binaries: Map<RuntimeName, string>): Promise<string> {
-  const bootId = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown-boot');
+  let bootId: string;
+  try {
+    bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8');
+  } catch {
+    bootId = 'unknown-boot';
+  }
   const layout = await cgroupLayout();
   const parts = [bootId.trim(), layout.mode, layout.v2Controllers.join(',')];
   for (const [name, binary] of binaries) {
-    const info = await stat(binary);
+    const info = statSync(binary);
     parts.push(`${name}:${binary}:${info.ino}:${info.size}:${info.mtimeMs}`);
   }
   return parts.join('|');
@@ -216,7 +228,7 @@ export async function selectRuntime(options: SelectRuntimeOptions): Promise<Runt
   let cache: ProbeCache | undefined;
   if (!options.refresh) {
     try {
-      const parsed = JSON.parse(await readFile(paths.probeFile, 'utf8')) as ProbeCache;
+      const parsed = JSON.parse(readFileSync(paths.probeFile, 'utf8')) as ProbeCache;
       if (parsed.key === key) cache = parsed;
     } catch {
       // no cache yet, or a torn one from an older version: probe again

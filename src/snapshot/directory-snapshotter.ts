@@ -22,6 +22,7 @@ import { diskUsage } from './disk-usage.ts';
 import { SnapshotMetaStore, type SnapshotRow } from './metastore.ts';
 import type {
   Mount,
+  RemoveOptions,
   SnapshotInfo,
   SnapshotKind,
   SnapshotOptions,
@@ -106,7 +107,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     await this.afterCommit(committed);
   }
 
-  async remove(key: string): Promise<void> {
+  async remove(key: string, options: RemoveOptions = {}): Promise<void> {
     const trash = this.store.transaction(() => {
       const row = this.store.remove(key);
       const to = `${this.root}/snapshots/rm-${process.pid}-${row.id}-${randomBytes(4).toString('hex')}`;
@@ -117,7 +118,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       }
       this.afterRemove(row);
       return to;
-    });
+    }, durability(options));
     await rm(trash, { recursive: true, force: true });
   }
 
@@ -168,19 +169,27 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     const temp = await mkdtemp(`${this.root}/snapshots/new-${process.pid}-`);
     try {
       await this.populate(temp, kind, parentRow);
-      return this.store.transaction(() => {
-        const created = this.store.create(key, kind, parent, options.labels ?? {});
-        // Before the rename: a snapshot that could never be mounted is refused, not made.
-        const mounts = this.mountsOf(created, this.store.parentIds(created));
-        moveInto(temp, this.snapshotDir(created.id));
-        this.afterCreate(created);
-        return mounts;
-      });
+      return this.store.transaction(
+        () => {
+          const created = this.store.create(key, kind, parent, options.labels ?? {});
+          // Before the rename: a snapshot that could never be mounted is refused, not made.
+          const mounts = this.mountsOf(created, this.store.parentIds(created));
+          moveInto(temp, this.snapshotDir(created.id));
+          this.afterCreate(created);
+          return mounts;
+        },
+        durability(kind === 'active' ? options : {}),
+      );
     } catch (error) {
       await rm(temp, { recursive: true, force: true });
       throw error;
     }
   }
+}
+
+/** A volatile snapshot's transactions need not wait for the disk (see metastore.ts). */
+function durability(options: { volatile?: boolean }): { durable?: boolean } {
+  return options.volatile === true ? { durable: false } : {};
 }
 
 /**

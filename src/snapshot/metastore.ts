@@ -5,6 +5,15 @@
  * Transactions are synchronous and short; the only filesystem work inside them is a rename or a
  * symlink, which is what makes a snapshot's directory and its row appear (or vanish) together.
  *
+ * Durability: `synchronous = FULL`, so a commit waits for the WAL to reach the disk and a
+ * committed layer's row survives power loss along with the rename it describes. A transaction
+ * for a throwaway snapshot (an `--rm` container's writable layer: `durable: false`) runs at
+ * NORMAL instead: its commit survives a crash of the process but not a power loss, when it is
+ * either lost or kept by the next checkpoint. Losing it leaves a directory no row names (made
+ * by `create`: `open`'s sweep removes it) or a row whose directory is gone (after `remove`:
+ * `remove` again deletes it), the states a killed process leaves; the container record it
+ * belongs to (wharf.db, NORMAL) is no more durable than that.
+ *
  * Schema:
  *
  *     snapshots                         one row per snapshot, any kind
@@ -68,7 +77,8 @@ export class SnapshotMetaStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 10000');
     this.#db.pragma('foreign_keys = ON');
-    // FULL: a committed snapshot row survives power loss along with the rename it describes.
+    // FULL: a committed snapshot row survives power loss along with the rename it describes
+    // (see the module comment for the transactions that do not need it).
     this.#db.pragma('synchronous = FULL');
     this.transaction(() => {
       if ((this.#db.pragma('user_version', { simple: true }) as number) === 0) {
@@ -78,9 +88,18 @@ export class SnapshotMetaStore {
     });
   }
 
-  /** Runs `fn` in a write transaction (BEGIN IMMEDIATE). `fn` must be synchronous. */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+  /**
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). `fn` must be synchronous. With
+   * `durable: false` the commit does not wait for the disk (see the module comment).
+   */
+  transaction<T>(fn: () => T, options: { durable?: boolean } = {}): T {
+    if (options.durable !== false) return this.#db.transaction(fn).immediate();
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.#db.transaction(fn).immediate();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
   }
 
   get(name: string): SnapshotRow | undefined {

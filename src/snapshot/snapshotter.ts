@@ -49,6 +49,18 @@ export interface Usage {
 
 export interface SnapshotOptions {
   labels?: Record<string, string>;
+  /**
+   * A throwaway active snapshot (an `--rm` container's writable layer, deleted when the
+   * container exits): its metadata is not waited onto the disk. After a power loss the snapshot
+   * may be missing its row (its directory is swept) or its directory (`remove` deletes the row):
+   * what a killed process leaves. Pass the same to `remove`.
+   */
+  volatile?: boolean;
+}
+
+export interface RemoveOptions {
+  /** The snapshot was made `volatile`: its removal is not waited onto the disk either. */
+  volatile?: boolean;
 }
 
 export interface WalkFilter {
@@ -75,7 +87,7 @@ export interface Snapshotter {
   /** Makes active `key` the committed snapshot `name`; `key` disappears. */
   commit(name: string, key: string, options?: SnapshotOptions): Promise<void>;
   /** Deletes `key`; FailedPrecondition while it has children. */
-  remove(key: string): Promise<void>;
+  remove(key: string, options?: RemoveOptions): Promise<void>;
   /** Calls `fn` for every snapshot (matching `filter`). */
   walk(fn: (info: SnapshotInfo) => void | Promise<void>, filter?: WalkFilter): Promise<void>;
   /** Releases the metadata store. */

@@ -213,6 +213,28 @@ export function snapshotterConformance(name: string, open: OpenSnapshotter): voi
       for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AlreadyExistsError);
     });
 
+    test('a volatile snapshot works like any active one, survives reopening, and goes', async (sn, root) => {
+      await write(await sn.prepare('a-active'), { base: 'b\n' });
+      await sn.commit('a', 'a-active');
+      const mounts = await sn.prepare('scratch', 'a', { volatile: true, labels: { k: 'v' } });
+      await write(mounts, { mine: 'm\n' });
+      assert.deepEqual(await read(mounts), { base: 'b\n', mine: 'm\n' });
+      sn.close();
+      const again = await open(root);
+      try {
+        assert.deepEqual((await again.stat('scratch')).labels, { k: 'v' });
+        await assert.rejects(again.prepare('scratch', 'a', { volatile: true }), AlreadyExistsError);
+        await again.remove('scratch', { volatile: true });
+        await assert.rejects(again.stat('scratch'), NotFoundError);
+        await assert.rejects(again.remove('scratch', { volatile: true }), NotFoundError);
+        // what comes after is durable as before
+        await again.prepare('kept', 'a');
+        assert.equal((await again.stat('kept')).kind, 'active');
+      } finally {
+        again.close();
+      }
+    });
+
     test('removing everything leaves nothing behind', async (sn) => {
       await write(await sn.prepare('a-active'), { foo: 'x' });
       await sn.commit('a', 'a-active');

@@ -30,12 +30,13 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
 } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../../errors/index.ts';
 import { DirectorySnapshotter } from '../directory-snapshotter.ts';
 import type { SnapshotRow } from '../metastore.ts';
@@ -54,7 +55,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter {
 
   /** Opens (creating if needed) the snapshotter at `root` and sweeps what crashed processes left. */
   static async open(root: string): Promise<OverlaySnapshotter> {
-    if (!(await overlaySupported()))
+    if (!overlaySupported())
       throw new FailedPreconditionError('Cannot use the overlay snapshotter: the kernel has no overlayfs');
     const snapshotter = new OverlaySnapshotter(root);
     await snapshotter.sweep();
@@ -141,13 +142,22 @@ export class OverlaySnapshotter extends DirectorySnapshotter {
   }
 }
 
-/** Loaded, or loadable on first mount as a module. */
-async function overlaySupported(): Promise<boolean> {
+/**
+ * Loaded, or loadable on first mount as a module. Read synchronously: /proc files of a few
+ * hundred bytes, read at every open (each command that touches snapshots), where a thread-pool
+ * round trip costs more than the read.
+ */
+function overlaySupported(): boolean {
   try {
-    if (/\toverlay$/m.test(await readFile('/proc/filesystems', 'utf8'))) return true;
+    if (/\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'))) return true;
   } catch {
     return false;
   }
-  const release = (await readFile('/proc/sys/kernel/osrelease', 'utf8').catch(() => '')).trim();
+  let release = '';
+  try {
+    release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    // unknown kernel: no module to look for
+  }
   return release !== '' && existsSync(`/lib/modules/${release}/kernel/fs/overlayfs`);
 }

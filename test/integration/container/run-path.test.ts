@@ -2,14 +2,22 @@
 // overlay (no sync of the host filesystem at its unmount) and a kept container's is not; a
 // volatile overlay's mark (work/incompat/volatile, which makes the kernel refuse the next mount)
 // never outlives the unmount, and one a crash left does not stop a start; nothing stays mounted
-// after an exit; crun's compiled seccomp filter is kept once per root and reused.
+// after an exit, and an `--rm` container's exit command unmounts at once, before the exit's
+// handling; crun's compiled seccomp filter is kept once per root and reused.
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ContainerFixture, containerTestsSkipReason, makeContainerFixture } from './helpers.ts';
+import {
+  type ContainerFixture,
+  containerTestsSkipReason,
+  eventually,
+  makeContainerFixture,
+} from './helpers.ts';
 
 const skip = await containerTestsSkipReason();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Mount points under the fixture's root now. */
 async function mountsUnder(root: string): Promise<string[]> {
@@ -53,6 +61,48 @@ describe('the run path', { skip }, () => {
     }
     assert.equal(await fx.ok(['ps', '-aq']), '', 'removed after its exit');
     assert.deepEqual(await mountsUnder(fx.root), []);
+  });
+
+  it("unmounts an --rm container's layer from its exit command, before the exit's handling", async () => {
+    // The foreground `run`, which would handle the exit, is killed: conmon's exit command is
+    // left, which unmounts at once and runs the cleanup only after the run's one-second delay.
+    const run = fx.spawn(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 1']);
+    try {
+      const exists = (path: string) =>
+        access(path).then(
+          () => true,
+          () => false,
+        );
+      // running: the init the runtime wrote the pid of runs the container's command
+      const id = await eventually(async () => {
+        const [name] = await readdir(join(fx.root, 'containers')).catch(() => []);
+        if (!name) return undefined;
+        const pid = await readFile(join(fx.root, 'containers', name, 'userdata', 'pidfile'), 'utf8');
+        const cmdline = await readFile(`/proc/${pid.trim()}/cmdline`, 'utf8');
+        return cmdline.includes('sleep') ? name : undefined; // `sh -c` or the `sleep` it execs
+      }, 'the container to run');
+      const rootfs = join(fx.root, 'containers', id, 'rootfs');
+      assert.ok((await mountsUnder(fx.root)).includes(rootfs));
+      run.kill('SIGKILL');
+      const exitFile = join(fx.root, 'runtime', 'exits', id);
+      for (let i = 0; i < 500 && !(await exists(exitFile)); i++) await sleep(20);
+      assert.ok(await exists(exitFile), 'the container exited');
+      let unmounted = false;
+      for (let i = 0; i < 35 && !unmounted; i++) {
+        unmounted = !(await mountsUnder(fx.root)).includes(rootfs);
+        if (!unmounted) await sleep(20);
+      }
+      assert.ok(unmounted, 'unmounted within 0.7 s of the exit');
+      assert.ok(await exists(join(fx.root, 'containers', id)), 'before the cleanup removed the container');
+      await eventually(
+        async () => ((await exists(join(fx.root, 'containers', id))) ? undefined : true),
+        'the exit command to remove the container',
+        20_000,
+      );
+      assert.deepEqual(await mountsUnder(fx.root), []);
+    } finally {
+      run.kill('SIGKILL');
+    }
   });
 
   it('keeps one compiled seccomp filter per profile when the runtime is crun', async (t) => {

@@ -172,6 +172,72 @@ describe('containers under conmon', { skip }, () => {
     await fixture.driver.delete(c.id);
   });
 
+  it("runs a prelude in conmon's process before conmon, and the container after it", async () => {
+    const made = `${fixture.dir}/made by prelude`;
+    // words that a shell would split or expand, passed as they are
+    const odd = 'it\'s $HOME `x` "q"\n; two';
+    const c = await fixture.prepare({ args: ['true'] });
+    let seenBeforeStart: string | undefined;
+    const started = await createWithConmon({
+      ...c.location,
+      runtime: fixture.driver,
+      logPath: c.logPath,
+      conmonCgroup: fixture.conmonCgroup,
+      prelude: {
+        path: '/bin/sh',
+        args: ['-c', 'printf "%s|%s|%s" "$LC_ALL" "$PWD" "$1" > "$0"', made, odd],
+        cwd: fixture.dir,
+        env: { LC_ALL: 'C' },
+        describe: 'make a file',
+      },
+      beforeStart: async (prelude) => {
+        await prelude;
+        seenBeforeStart = await readFile(made, 'utf8');
+      },
+    });
+    assert.equal(seenBeforeStart, `C|${fixture.dir}|${odd}`);
+    assert.ok(started.conmonPid > 0 && alive(started.conmonPid));
+    // conmon runs from its own directory; the prelude settled, so nothing holds its status pipe
+    assert.equal(await readFile(`/proc/${started.conmonPid}/cwd/pidfile`, 'utf8').then(Number), started.pid);
+    await fixture.driver.start(c.id);
+    const exit = await waitForExit(c.location, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(exit.exitCode, 0);
+    await fixture.driver.delete(c.id);
+  });
+
+  it('starts no conmon when the prelude fails, and reports its stderr', async () => {
+    const c = await fixture.prepare({ args: ['true'] });
+    let preludeError: unknown;
+    await assert.rejects(
+      createWithConmon({
+        ...c.location,
+        runtime: fixture.driver,
+        logPath: c.logPath,
+        conmonCgroup: fixture.conmonCgroup,
+        prelude: {
+          path: '/bin/sh',
+          args: ['-c', 'echo "no luck" >&2; exit 3'],
+          cwd: fixture.dir,
+          describe: 'do the impossible',
+        },
+        beforeStart: async (prelude) => {
+          await prelude.catch((error: unknown) => {
+            preludeError = error;
+            throw error;
+          });
+        },
+      }),
+      (error: Error) => {
+        assert.equal(error, preludeError);
+        assert.equal(error.message, 'Cannot do the impossible: no luck');
+        return true;
+      },
+    );
+    assert.equal(await isConmonAlive(c.location), false);
+    await assert.rejects(access(conmonPaths(c.location).conmonPidFile));
+    await assert.rejects(fixture.driver.state(c.id), { name: 'NotFoundError' });
+  });
+
   it('reports the runtime error when the command does not exist', async () => {
     const c = await fixture.prepare({ args: ['/no/such/binary'] });
     await assert.rejects(
