@@ -9,7 +9,7 @@
  *           spec network = { mode: 'path', path: result.netnsPath }; write result.hosts and
  *           result.resolvConf to the container's hosts and resolv.conf files (bind-mounted)
  *   exit    await manager.detachContainer(id, { background: true })   (conmon's exit command:
- *           `container cleanup`; the namespace is deleted by a helper, see netns-pool.ts)
+ *           `container cleanup`; the namespace is deleted by the pool keeper, see netns-pool.ts)
  *   rm      await manager.removeContainer(id, { background: true })   (also forgets `network connect`s)
  *
  * @example

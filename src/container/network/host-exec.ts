@@ -30,6 +30,9 @@ export function hostTool(name: string): string {
     'iptables-save': 'iptables',
     'aardvark-dns': 'aardvark-dns',
     netavark: 'netavark',
+    bash: 'bash',
+    flock: 'util-linux',
+    mkfifo: 'coreutils',
   };
   throw new FailedPreconditionError(
     `Cannot find ${name}: install the Debian package ${hint[name] ?? name} (scripts/setup.sh does)`,

@@ -2,51 +2,65 @@
  * Network namespaces made and deleted off the critical path of `run`: a few spares per network,
  * each already wired (namespace, veth pair into the bridge, address, `lo`, default route), handed
  * to a starting container in one database transaction; and the namespaces of stopped containers,
- * deleted by a detached helper while the container's exit goes on. Both are made by a helper
- * process of their own (`sh` running one or two `ip -batch`), so neither the `wharf` process nor
- * the container waits for the kernel (veth deletion waits for RCU grace periods: tens of ms,
- * hundreds under load).
+ * deleted while the container's exit goes on. The kernel work is done by the root's pool keeper
+ * (pool-keeper.ts: one long-lived `bash` reading commands from a FIFO), so neither the `wharf`
+ * process nor the container waits for the kernel (veth deletion waits for RCU grace periods:
+ * tens of ms, hundreds under load), and no `wharf` process forks for it either (a fork of the
+ * Node process costs 2-3 ms of its main thread here; handing a command over is one write).
  *
  * Life of a pool row (table net_pool, see network-store.ts), written before the kernel work it
- * stands for, so a crash at any point leaves a row the next sweep finds:
+ * stands for, with the pid of the process given that work, so a crash at any point leaves a row
+ * the next reap finds:
  *
- *   spare    insertSpare (address taken) -> helper: ip -b (netns, veth, bridge port)
- *            -> ip -n NS -b (address, lo, route) -> READY file          usable once READY exists
+ *   spare    insertSpare (address taken) -> keeper: ip -b (netns, veth, bridge port)
+ *            -> ip -n NS -b (address, lo, route) -> NS.ready (NS.failed)   usable once ready
  *            -> claimSpare: the row goes, the container's endpoint takes address and veth
- *   retired  retireSandbox (the container's addresses move here) -> helper: ip -force -b
+ *   retired  retireSandbox (the container's addresses move here) -> keeper: ip -force -b
  *            (link del, netns del) -> reap: the row goes once namespace and veth are gone,
  *            and only then is the address free again (a veth still in the kernel keeps it)
  *
- * A spare whose helper died before READY, or that is older than SPARE_TIMEOUT_MS without it,
- * is retired; a retired row whose helper died with the objects still there gets a new helper.
- * `drain` deletes synchronously (network rm, prune, destroyAll): it first waits for running
- * helpers, so none makes an object after the drain.
+ * A spare marked failed, whose process died before READY, or older than SPARE_TIMEOUT_MS
+ * without it, is retired; a retired row whose objects are still there when its process has
+ * died (or after SPARE_TIMEOUT_MS) is deleted again. `drain` deletes synchronously (network rm,
+ * prune, destroyAll): it first waits for the work under way on its rows, so nothing is made
+ * after the drain.
  *
- *   /run/wharf/TAG/netns-pool/      helper files: NAME.host / NAME.ns (ip batches), NAME.ready
+ *   /run/wharf/TAG/netns-pool/      the keeper's FIFO, pid and lock; NAME.ready, NAME.failed
  *
  * Namespace names are `wharf-TAG-<12 random hex>`, so the deep sweep's pattern covers them.
  *
  * @example
  * const pool = new NetnsPool({ store, runDir, tag, bootId, size: 1 });
- * const spare = await pool.take(network);      // a ready spare of the network, or undefined
- * pool.fill(network);                          // starts a helper when the pool is short
+ * const spare = await pool.take(network, sandbox); // a ready spare of the network, or undefined
+ * pool.fill(network);                              // hands the keeper a spare to make when short
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readlinkSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isProcessAlive } from '../../util/process-alive.ts';
 import { linkExists, NETNS_DIR } from './bridge-driver.ts';
-import { hostExecRaw, hostTool } from './host-exec.ts';
+import { hostExecRaw } from './host-exec.ts';
 import { parseCidr } from './ipv4.ts';
 import type { NetworkRecord, NetworkStore, PoolRecord } from './network-store.ts';
+import { deleteCommand, makeCommand, PoolKeeper } from './pool-keeper.ts';
 
-/** A spare without READY after this long is given up (its helper hung or lost its row). */
+/** A spare without READY after this long is given up (its work was lost or hung). */
 const SPARE_TIMEOUT_MS = 30_000;
 /** How long `take` waits for a spare still being made before the caller makes its own. */
 const TAKE_WAIT_MS = 1_500;
-/** A retired row whose helper is gone is given a new helper only after this long. */
+/** A retired row whose process died with its objects left is deleted again only after this long. */
 const RETRY_AFTER_MS = 5_000;
+/** Files of the pool directory named after a namespace (the last three are from older versions). */
+const ROW_FILES = ['ready', 'failed', 'host', 'ns', 'del'] as const;
+
+/** unlink(2), quiet when the file is not there (rmSync's force costs an lstat first). */
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there (or not ours to delete): nothing to do
+  }
+}
 
 export interface NetnsPoolOptions {
   store: NetworkStore;
@@ -87,19 +101,23 @@ export class NetnsPool {
   readonly #dir: string;
   readonly #tag: string;
   readonly #bootId: string;
+  readonly #keeper: PoolKeeper;
+  /** Retired rows the last reap found gone: forgotten by the next transaction that allocates. */
+  #goneRows: string[] = [];
+  /** Networks whose spare a take could not replace (see `short`). */
+  readonly #short = new Set<string>();
   readonly size: number;
-  /** Work put off to the next turn of the event loop (see `#later`). */
-  readonly #pending = new Set<Promise<void>>();
 
   constructor(options: NetnsPoolOptions) {
     this.#store = options.store;
     this.#dir = join(options.runDir, 'netns-pool');
     this.#tag = options.tag;
     this.#bootId = options.bootId;
+    this.#keeper = new PoolKeeper(this.#dir);
     this.size = options.size;
   }
 
-  #file(netns: string, suffix: 'host' | 'ns' | 'ready' | 'del'): string {
+  #file(netns: string, suffix: (typeof ROW_FILES)[number]): string {
     return join(this.#dir, `${netns}.${suffix}`);
   }
 
@@ -114,53 +132,35 @@ export class NetnsPool {
     }
   }
 
-  /**
-   * Runs `work` on the next turn of the event loop: spawning a helper blocks this process for
-   * a fork (several ms here), which is better paid while it waits for the container's own
-   * processes than inside the attach or detach its caller waits for. Errors are dropped: the
-   * rows written first let the sweep finish or undo what `work` began.
-   */
-  #later(work: () => void): void {
-    const done = new Promise<void>((resolve) => {
-      setImmediate(() => {
-        try {
-          work();
-        } catch {
-          // see above
-        }
-        resolve();
-      });
-    });
-    this.#pending.add(done);
-    void done.then(() => this.#pending.delete(done));
+  /** A spare still being made: not ready, not failed, young, and its process (if any yet) alive. */
+  #making(spare: PoolRecord, now: number): boolean {
+    if (existsSync(this.#file(spare.netns, 'ready')) || existsSync(this.#file(spare.netns, 'failed'))) {
+      return false;
+    }
+    return now - spare.created < SPARE_TIMEOUT_MS && (spare.pid === 0 || isProcessAlive(spare.pid));
   }
 
-  /** Waits for the work `#later` put off (before looking at or deleting the pool's rows). */
-  async #flush(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  /** Whether the namespace and the host ends of these rows are gone from the kernel. */
+  #gone(netns: string, rows: ReadonlyArray<Pick<PoolRecord, 'hostVeth'>>): boolean {
+    return !existsSync(join(NETNS_DIR, netns)) && rows.every((r) => !linkExists(r.hostVeth));
   }
 
-  /** Starts `sh -c script` detached (it outlives this process) and returns its pid. */
-  #helper(script: string, args: string[]): number {
-    const child = spawn('/bin/sh', ['-c', script, 'wharf-netns-pool', ...args], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    child.on('error', () => {
-      // no pid: the row keeps pid 0 and the sweep gives it up after its timeout
-    });
-    child.unref();
-    return child.pid ?? 0;
+  /** The row's marker files (`all`: also those older versions wrote, for a drain). */
+  #forgetFiles(netns: string, all = false): void {
+    for (const suffix of all ? ROW_FILES : (['ready', 'failed'] as const))
+      unlinkQuiet(this.#file(netns, suffix));
   }
 
   /**
    * A ready spare of `network`, taken out of the pool for a container: its sandbox row is made
-   * from `sandbox` in the same transaction. Waits a little for a spare still being made (it is
-   * nearly done, and waiting keeps addresses in order); undefined when there is none.
+   * from `sandbox` (in `state`) and the spares replacing it are recorded in the same transaction,
+   * then handed to the keeper. Waits a little for a spare still being made (it is nearly done,
+   * and waiting keeps addresses in order); undefined when there is none.
    */
   async take(
     network: NetworkRecord,
     sandbox: Parameters<NetworkStore['claimSpare']>[1],
+    state: Parameters<NetworkStore['claimSpare']>[3] = 'attaching',
   ): Promise<PoolRecord | undefined> {
     if (this.size === 0) return undefined;
     const deadline = Date.now() + TAKE_WAIT_MS;
@@ -171,14 +171,26 @@ export class NetnsPool {
       let waiting = false;
       for (const spare of spares) {
         if (this.#ready(spare, network)) {
-          if (this.#store.claimSpare(spare, sandbox, join(NETNS_DIR, spare.netns))) {
-            rmSync(this.#file(spare.netns, 'ready'), { force: true });
+          const keeper = this.#keeper.pid();
+          let made: PoolRecord[] = [];
+          const claimed = this.#store.db.write(() => {
+            if (!this.#store.claimSpare(spare, sandbox, join(NETNS_DIR, spare.netns), state)) return false;
+            try {
+              made = this.#insertSpares(network, keeper);
+            } catch {
+              // a full subnet: the claim stands, the pool stays short (see `short`)
+              this.#short.add(network.id);
+            }
+            return true;
+          });
+          if (claimed) {
+            unlinkQuiet(this.#file(spare.netns, 'ready'));
+            this.#sendMakes(made, network, keeper);
             return spare;
           }
           continue;
         }
-        const young = Date.now() - spare.created < SPARE_TIMEOUT_MS;
-        if (young && (spare.pid === 0 || isProcessAlive(spare.pid))) waiting = true;
+        if (this.#making(spare, Date.now())) waiting = true;
       }
       if (!waiting || Date.now() > deadline) return undefined;
       await sleep(5);
@@ -186,130 +198,174 @@ export class NetnsPool {
   }
 
   /**
-   * Starts helpers (on the next turn of the event loop) until `network` has `size` spares, made
-   * or being made. Never throws: with a full subnet or a busy database the next attach makes
-   * its namespace itself.
+   * Records and hands the keeper spares to make until `network` has `size` spares, made or
+   * being made. Never throws: with a full subnet or a busy database the next attach makes its
+   * namespace itself. Returns false when it could not record them.
    */
-  fill(network: NetworkRecord): void {
-    if (this.size === 0) return;
-    this.#later(() => {
-      const have = this.#store.listPool(network.id).filter((row) => row.state === 'spare').length;
-      for (let i = have; i < this.size; i++) this.#makeSpare(network);
-    });
+  fill(network: NetworkRecord): boolean {
+    if (this.size === 0) return true;
+    try {
+      this.reap();
+      const keeper = this.#keeper.pid();
+      const made = this.#store.db.write(() => this.#insertSpares(network, keeper));
+      this.#sendMakes(made, network, keeper);
+      this.#short.delete(network.id);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
-  #makeSpare(network: NetworkRecord): void {
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const spare = this.#store.insertSpare({
-      netns: `wharf-${this.#tag}-${randomBytes(6).toString('hex')}`,
-      hostVeth: `wh${randomBytes(6).toString('hex').slice(0, 11)}`,
-      network,
-      bootId: this.#bootId,
-    });
-    const batches = spareBatches(spare, network);
-    const host = this.#file(spare.netns, 'host');
-    const inside = this.#file(spare.netns, 'ns');
-    writeFileSync(host, batches.host);
-    writeFileSync(inside, batches.inside);
-    const pid = this.#helper('"$1" -b "$2" && "$1" -n "$3" -b "$4" && : > "$5"; rm -f "$2" "$4"', [
-      hostTool('ip'),
-      host,
-      spare.netns,
-      inside,
-      this.#file(spare.netns, 'ready'),
-    ]);
-    // no helper started (fork failed): nothing was made, the row goes
-    if (pid === 0) this.#store.deletePool(spare.netns);
-    else this.#store.setPoolPid(spare.netns, pid);
+  /** Whether a take from this network could not record the spare replacing the one it took. */
+  short(network: NetworkRecord): boolean {
+    return this.#short.has(network.id);
+  }
+
+  /**
+   * Inserts spare rows (addresses taken, `pid` the keeper's) until the network has `size`, after
+   * forgetting the retired rows the last reap found gone (their addresses count as free only
+   * then). Call inside `db.write`.
+   */
+  #insertSpares(network: NetworkRecord, pid: number): PoolRecord[] {
+    const forget = this.#goneRows;
+    this.#goneRows = [];
+    this.#store.deletePools(forget);
+    for (const name of forget) this.#forgetFiles(name);
+    const have = this.#store.listPool(network.id).filter((row) => row.state === 'spare').length;
+    const made: PoolRecord[] = [];
+    for (let i = have; i < this.size; i++) {
+      made.push(
+        this.#store.insertSpare({
+          netns: `wharf-${this.#tag}-${randomBytes(6).toString('hex')}`,
+          hostVeth: `wh${randomBytes(6).toString('hex').slice(0, 11)}`,
+          network,
+          bootId: this.#bootId,
+          pid,
+        }),
+      );
+    }
+    return made;
+  }
+
+  /** Hands the rows just recorded to the keeper (rows first, then the kernel work). */
+  #sendMakes(made: readonly PoolRecord[], network: NetworkRecord, keeper: number): void {
+    if (made.length === 0) return;
+    const pid = this.#keeper.send(
+      made.map((spare) => makeCommand(spare.netns, spareBatches(spare, network))),
+    );
+    for (const spare of made) {
+      // nothing will make it (no process could be started): the row goes
+      if (pid === 0) this.#store.deletePool(spare.netns);
+      else if (pid !== keeper) this.#store.setPoolPid(spare.netns, pid);
+    }
   }
 
   /**
    * Deletes a detached container's namespace in the background: `retired` lists its interfaces
-   * (rows written first, then the helper starts). The caller has removed its port rules.
+   * (rows written first, then the keeper is told). The caller has removed its port rules.
    */
   retire(containerId: string, retired: ReadonlyArray<Omit<PoolRecord, 'state' | 'pid'>>): void {
     const first = retired[0];
     if (!first) return;
-    this.#store.retireSandbox(containerId, retired);
-    this.#later(() => this.#deleteInBackground(first.netns, retired));
+    const keeper = this.#keeper.pid();
+    this.#store.retireSandbox(containerId, retired, keeper);
+    this.#deleteInBackground(first.netns, retired, keeper);
   }
 
-  #deleteInBackground(netns: string, rows: ReadonlyArray<Pick<PoolRecord, 'hostVeth'>>): void {
-    const lines = deleteBatch(netns, rows);
-    // nothing left to delete: the next reap forgets the row
-    if (!lines) return;
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const batch = this.#file(netns, 'del');
-    writeFileSync(batch, lines);
-    const pid = this.#helper('"$1" -force -b "$2"; rm -f "$2" "$3"', [
-      hostTool('ip'),
-      batch,
-      this.#file(netns, 'ready'),
-    ]);
-    this.#store.setPoolPid(netns, pid);
+  /** Tells the keeper to delete the namespace and veths of these rows; `known` is the rows' pid. */
+  #deleteInBackground(netns: string, rows: ReadonlyArray<Pick<PoolRecord, 'hostVeth'>>, known: number): void {
+    // -force: whatever is already gone is skipped, so no stat is needed first
+    const lines = `${[...rows.map((row) => `link del ${row.hostVeth}`), `netns del ${netns}`].join('\n')}\n`;
+    const pid = this.#keeper.send([deleteCommand(netns, lines)]);
+    if (pid !== known) this.#store.setPoolPid(netns, pid);
   }
 
   /**
-   * Forgets retired namespaces the kernel has let go of (their addresses are free again), gives
-   * up spares that failed, and restarts deletions whose helper died. Cheap: a query and a few
-   * stats. Rows of another boot are dropped (the kernel state went with that boot).
+   * Gives up spares that failed and deletes again what a lost or failed deletion left (no write
+   * unless something went wrong), and returns the rows to forget: retired namespaces the kernel
+   * has let go of (their addresses are free once the rows go) and rows of another boot (the
+   * kernel state went with it). Cheap: a query and a few stats. See `release`.
    */
-  reap(): void {
+  reap(): string[] {
     const now = Date.now();
     const byNetns = new Map<string, PoolRecord[]>();
     for (const row of this.#store.listPool()) {
       byNetns.set(row.netns, [...(byNetns.get(row.netns) ?? []), row]);
     }
+    const forget: string[] = [];
     for (const [netns, rows] of byNetns) {
       const row = rows[0]!;
       if (row.bootId !== this.#bootId) {
-        this.#store.deletePool(netns);
+        forget.push(netns);
         continue;
       }
-      const gone = !existsSync(join(NETNS_DIR, netns)) && rows.every((r) => !linkExists(r.hostVeth));
       if (row.state === 'retired') {
-        if (gone) {
-          this.#store.deletePool(netns);
-          rmSync(this.#file(netns, 'del'), { force: true });
-        } else if (!isProcessAlive(row.pid) && now - row.created > RETRY_AFTER_MS) {
-          this.#deleteInBackground(netns, rows);
+        if (this.#gone(netns, rows)) {
+          forget.push(netns);
+        } else if (
+          now - row.created > RETRY_AFTER_MS &&
+          (!isProcessAlive(row.pid) || now - row.created > SPARE_TIMEOUT_MS)
+        ) {
+          // bumps `created`: one retry per period, not one per reap
+          this.#store.retirePool(netns, now);
+          this.#deleteInBackground(netns, rows, row.pid);
         }
         continue;
       }
       const ready = existsSync(this.#file(netns, 'ready'));
-      const failed =
-        !ready && (now - row.created > SPARE_TIMEOUT_MS || (row.pid > 0 && !isProcessAlive(row.pid)));
-      if (failed || (ready && gone)) {
+      const failed = !ready && !this.#making(row, now);
+      if (failed || (ready && this.#gone(netns, rows))) {
         this.#store.retirePool(netns, now);
-        this.#deleteInBackground(netns, rows);
+        this.#deleteInBackground(netns, rows, row.pid);
       }
     }
+    this.#goneRows = forget;
+    return forget;
   }
 
-  /** Waits (up to `ms`) for the helpers of these rows to exit. */
-  async #waitForHelpers(rows: readonly PoolRecord[], ms = 10_000): Promise<void> {
+  /** Reaps, and forgets the rows that may go (one transaction): addresses are free after it. */
+  release(): void {
+    this.#forget(this.reap());
+    this.#goneRows = [];
+  }
+
+  #forget(netns: readonly string[]): void {
+    if (netns.length === 0) return;
+    this.#store.deletePools(netns);
+    for (const name of netns) this.#forgetFiles(name);
+  }
+
+  /** Whether the work handed over for this row is still under way. */
+  #busy(rows: readonly PoolRecord[], now: number): boolean {
+    return rows.some((row) =>
+      row.state === 'spare'
+        ? this.#making(row, now)
+        : isProcessAlive(row.pid) && !this.#gone(row.netns, [row]),
+    );
+  }
+
+  /** Waits (up to `ms`) until the work under way for these rows is done. */
+  async #waitForWork(rows: readonly PoolRecord[], ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
-    while (rows.some((row) => isProcessAlive(row.pid)) && Date.now() < deadline) await sleep(10);
+    while (this.#busy(rows, Date.now()) && Date.now() < deadline) await sleep(10);
   }
 
-  /** Waits for the running helpers, then reaps: what tests call before looking at the host. */
+  /** Waits for the work under way, then reaps: what tests call before looking at the host. */
   async settle(): Promise<void> {
-    await this.#flush();
-    await this.#waitForHelpers(this.#store.listPool());
-    this.reap();
-    await this.#waitForHelpers(this.#store.listPool());
-    this.reap();
+    await this.#waitForWork(this.#store.listPool());
+    this.release();
+    await this.#waitForWork(this.#store.listPool());
+    this.release();
   }
 
   /**
    * Deletes the namespaces of the pool (those `which` picks, or all) now, spares and retired
-   * alike, after their helpers are done; their addresses are free when it returns.
+   * alike, after the work under way on them is done; their addresses are free when it returns.
    */
   async drain(which: (row: PoolRecord) => boolean = () => true): Promise<void> {
-    await this.#flush();
     const rows = this.#store.listPool().filter(which);
     if (rows.length === 0) return;
-    await this.#waitForHelpers(rows);
+    await this.#waitForWork(rows);
     const byNetns = new Map<string, PoolRecord[]>();
     for (const row of rows) byNetns.set(row.netns, [...(byNetns.get(row.netns) ?? []), row]);
     const lines = [...byNetns].map(([netns, list]) => deleteBatch(netns, list)).join('');
@@ -318,11 +374,14 @@ export class NetnsPool {
       if (existsSync(join(NETNS_DIR, netns))) {
         await hostExecRaw('ip', ['netns', 'del', netns]);
       }
-      this.#store.deletePool(netns);
-      for (const suffix of ['host', 'ns', 'ready', 'del'] as const) {
-        rmSync(this.#file(netns, suffix), { force: true });
-      }
     }
+    this.#store.deletePools([...byNetns.keys()]);
+    for (const netns of byNetns.keys()) this.#forgetFiles(netns, true);
+  }
+
+  /** Stops the root's keeper once its work is done (destroyAll: no process is left). */
+  async stopKeeper(): Promise<void> {
+    await this.#keeper.stop();
   }
 
   /** The namespace names the pool accounts for (the deep sweep keeps them). */

@@ -12,10 +12,11 @@
  *   -> bridge (created with its network) -> netns + veths -> DNAT rules -> DNS files -> ready
  *
  * The common attach (one network, no --ip) takes a prepared spare namespace instead (netns-pool.ts):
- * sandbox row, address and veth come with it in one transaction, no process is spawned (one
- * iptables-restore with -p), and a helper makes the next spare in the background. A detach with
- * `background` (the container service's) removes the port rules and hands the namespace to a
- * helper that deletes it while the exit goes on; its address stays taken until it is gone.
+ * sandbox row, address and veth come with it in one transaction (with the row of the spare
+ * replacing it), no process is spawned (one iptables-restore with -p), and the root's pool keeper
+ * makes the next spare in the background. A detach with `background` (the container service's)
+ * removes the port rules and hands the namespace to the keeper, which deletes it while the exit
+ * goes on; its address stays taken until it is gone (pool-keeper.ts: no fork of this process).
  *
  * Kernel names carry the root's tag (first 8 hex of sha256(root)), so two roots on one host
  * never touch each other's objects:
@@ -92,6 +93,7 @@ import {
   type SandboxRecord,
 } from './network-store.ts';
 import type { AttachedNetwork, AttachRequest, AttachResult } from './network-types.ts';
+import { PoolKeeper } from './pool-keeper.ts';
 
 export const DEFAULT_NETWORK = 'bridge';
 /** The store root Docker-like installs use; its default bridge is `wharf0` on 10.88.0.0/16. */
@@ -174,7 +176,7 @@ export class NetworkManager {
   readonly runDir: string;
   readonly #bootId: string;
   readonly #pool: NetnsPool;
-  /** Networks whose spare an attach took, refilled by `fillPools` once the container runs. */
+  /** Networks whose pool an attach could not top up, tried again by `fillPools`. */
   readonly #refills = new Set<NetworkRecord>();
 
   constructor(db: MetadataDatabase, root: string, options: NetworkManagerOptions = {}) {
@@ -204,8 +206,9 @@ export class NetworkManager {
   }
 
   /**
-   * Starts the helpers that replace the spares attaches took (see NetnsPool.fill): called when
-   * the container's process runs, so their fork is not in the start's critical path.
+   * Tops up the pools an attach could not (a busy database, a full subnet): called when the
+   * container's process runs. Nothing to do in the common case, where the attach that took a
+   * spare recorded its replacement in the same transaction and handed it to the keeper.
    */
   fillPools(): void {
     for (const network of this.#refills) this.#pool.fill(network);
@@ -509,8 +512,6 @@ export class NetworkManager {
       await this.detachContainer(containerId);
     }
     const networks = await this.#recordEndpoints(containerId, request);
-    // retired namespaces the kernel has let go of give their addresses back
-    this.#pool.reap();
     const sandbox = {
       containerId,
       bootId: this.#bootId,
@@ -527,7 +528,9 @@ export class NetworkManager {
     // one network, no --ip: a spare namespace of the pool does
     const poolable = networks.length === 1 && staticIps.length === 0 ? networks[0] : undefined;
     if (poolable) {
-      const spare = await this.#pool.take(poolable, sandbox);
+      // nothing to do after the claim (no port, no names): the sandbox row is ready at once
+      const ready = !poolable.dns && !this.#publishes(request);
+      const spare = await this.#pool.take(poolable, sandbox, ready ? 'ready' : 'attaching');
       if (spare) {
         // no process in the common case: the bridge is there (the spare is its port), and the
         // sysctls are read, written only when someone reset them
@@ -537,13 +540,14 @@ export class NetworkManager {
           await this.detachContainer(containerId).catch(() => undefined);
           throw error;
         }
-        await this.#finishAttach(containerId, request, networks, spare.ip);
-        // refilled once the container runs (fillPools), not here: the helper's fork would sit
-        // in the start's critical path
-        this.#refills.add(poolable);
+        if (!ready) await this.#finishAttach(containerId, request, networks, spare.ip);
+        if (this.#pool.short(poolable)) this.#refills.add(poolable);
         return this.#result(containerId);
       }
     }
+    // retired namespaces the kernel has let go of give their addresses back (taking a spare
+    // allocates nothing: the open's reap is enough for it)
+    this.#pool.release();
     for (const { network, ip } of staticIps) await this.#freePoolAddress(network, ip);
     const name = this.#netnsName(containerId);
     this.store.beginSandbox({ ...sandbox, netns: netnsPath(name) });
@@ -574,8 +578,23 @@ export class NetworkManager {
       throw error;
     }
     await this.#finishAttach(containerId, request, networks, interfaces[0]?.ip);
-    if (poolable) this.#pool.fill(poolable);
+    if (poolable && !this.#pool.fill(poolable)) this.#refills.add(poolable);
     return this.#result(containerId);
+  }
+
+  /** Whether the request publishes ports (`-p`, or `-P` with exposed ports); a bad one says yes. */
+  #publishes(request: AttachRequest): boolean {
+    try {
+      const requests = portRequests({
+        portBindings: request.portBindings,
+        publishAllPorts: request.publishAllPorts,
+        exposedPorts: request.exposedPorts,
+      });
+      return requests.length > 0;
+    } catch {
+      // #finishAttach meets the error again and undoes the attach, as for any failed step
+      return true;
+    }
   }
 
   /**
@@ -801,7 +820,7 @@ export class NetworkManager {
 
   /**
    * Undoes `attachContainer` (the container has exited). Idempotent. Port rules and rows go at
-   * once; with `background` the namespace and its veths are deleted by a helper while the caller
+   * once; with `background` the namespace and its veths are deleted by the pool keeper while the caller
    * goes on (their addresses stay taken until they are gone), else before it returns.
    */
   async detachContainer(containerId: string, options: { background?: boolean } = {}): Promise<void> {
@@ -883,6 +902,7 @@ export class NetworkManager {
     let ip: string;
     try {
       if (settings.ipv4Address) await this.#freePoolAddress(network, settings.ipv4Address);
+      this.#pool.release();
       const allocated = this.store.allocateAddress(container.id, network, hostVeth);
       ip = allocated.ip;
       await this.#ensureKernelNetwork(network);
@@ -958,11 +978,13 @@ export class NetworkManager {
       await this.detachContainer(sandbox.containerId);
       swept++;
     }
+    // repairs only: the retired rows that are gone are forgotten by whoever next allocates an
+    // address (`release`), in its own transaction, so an open writes nothing in the common case
     this.#pool.reap();
     return swept;
   }
 
-  /** Waits for the pool's helpers and forgets what they deleted (tests, before looking at the host). */
+  /** Waits for the pool's work under way and forgets what it deleted (tests, before looking at the host). */
   async settle(): Promise<void> {
     await this.#pool.settle();
   }
@@ -1037,6 +1059,7 @@ export class NetworkManager {
     }
     for (const tag of deadTags) {
       stopDns(dnsConfigDir(join(RUN_BASE, tag)));
+      await new PoolKeeper(join(RUN_BASE, tag, 'netns-pool')).stop();
       rmSync(join(RUN_BASE, tag), { recursive: true, force: true });
     }
   }
@@ -1054,6 +1077,7 @@ export class NetworkManager {
     }
     await this.deepSweep();
     stopDns(this.dnsDir);
+    await this.#pool.stopKeeper();
     rmSync(this.runDir, { recursive: true, force: true });
     await removeFirewallBaseIfUnused();
   }

@@ -19,7 +19,7 @@
  *                   PublishedPort[]), created INTEGER (ms), files TEXT (JSON SandboxFiles: what
  *                   /etc/hosts and /etc/resolv.conf are made from, to rewrite them on connect)
  *   net_pool        netns TEXT (name), host_veth TEXT, network_id TEXT, ip TEXT, mac TEXT,
- *                   state TEXT ('spare' | 'retired'), boot_id TEXT, pid INTEGER (the helper
+ *                   state TEXT ('spare' | 'retired'), boot_id TEXT, pid INTEGER (the process
  *                   making or deleting it), created INTEGER (ms), PK (netns, host_veth):
  *                   namespaces no container owns (see netns-pool.ts); their addresses stay taken
  *
@@ -31,6 +31,8 @@
  * const store = new NetworkStore(db);
  * store.findNetwork('bridge');
  */
+
+import type { Statement } from 'better-sqlite3';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -177,7 +179,10 @@ export interface PoolRecord {
   mac: string;
   state: 'spare' | 'retired';
   bootId: string;
-  /** The helper process making (spare) or deleting (retired) it; 0 when none was started. */
+  /**
+   * The process given the work of making (spare) or deleting (retired) it: the root's pool
+   * keeper, or a one-shot process while another held the keeper's lock; 0 when none was started.
+   */
   pid: number;
   created: number;
 }
@@ -294,6 +299,8 @@ function toPool(row: PoolRow): PoolRecord {
 
 export class NetworkStore {
   readonly #db: MetadataDatabase;
+  /** Prepared statements by SQL text: a `run` makes about forty queries, each prepared once. */
+  readonly #statements = new Map<string, Statement>();
 
   constructor(db: MetadataDatabase) {
     this.#db = db;
@@ -304,21 +311,28 @@ export class NetworkStore {
     return this.#db;
   }
 
+  /** The statement of `text`, prepared on first use (statements that pluck have their own text). */
+  #sql(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.sql.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
   listNetworks(): NetworkRecord[] {
-    const rows = this.#db.sql.prepare('SELECT * FROM networks ORDER BY created, name').all() as NetworkRow[];
+    const rows = this.#sql('SELECT * FROM networks ORDER BY created, name').all() as NetworkRow[];
     return rows.map(toNetwork);
   }
 
   /** By full id, exact name, or unique id prefix (Docker's lookup order). */
   findNetwork(ref: string): NetworkRecord | undefined {
-    const sql = this.#db.sql;
-    const exact = sql
-      .prepare('SELECT * FROM networks WHERE id = ? OR name = ?')
-      .all(ref, ref) as NetworkRow[];
+    const exact = this.#sql('SELECT * FROM networks WHERE id = ? OR name = ?').all(ref, ref) as NetworkRow[];
     const byId = exact.find((row) => row.id === ref) ?? exact.find((row) => row.name === ref);
     if (byId) return toNetwork(byId);
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
-    const prefixed = sql.prepare("SELECT * FROM networks WHERE id LIKE ? || '%'").all(ref) as NetworkRow[];
+    const prefixed = this.#sql("SELECT * FROM networks WHERE id LIKE ? || '%'").all(ref) as NetworkRow[];
     if (prefixed.length > 1) {
       throw new ConflictError(`Cannot find network ${ref}: the id prefix is ambiguous`);
     }
@@ -333,92 +347,86 @@ export class NetworkStore {
 
   insertNetwork(network: NetworkRecord): void {
     this.#db.write(() => {
-      const sql = this.#db.sql;
-      if (sql.prepare('SELECT 1 FROM networks WHERE name = ?').get(network.name)) {
+      if (this.#sql('SELECT 1 FROM networks WHERE name = ?').get(network.name)) {
         throw new AlreadyExistsError(`network with name ${network.name} already exists`);
       }
-      if (sql.prepare('SELECT 1 FROM networks WHERE bridge = ?').get(network.bridge)) {
+      if (this.#sql('SELECT 1 FROM networks WHERE bridge = ?').get(network.bridge)) {
         throw new ConflictError(`Cannot create network ${network.name}: bridge ${network.bridge} is in use`);
       }
-      sql
-        .prepare(
-          `INSERT INTO networks (id, name, driver, bridge, subnet, gateway, ip_range, internal, dns, labels,
+      this.#sql(
+        `INSERT INTO networks (id, name, driver, bridge, subnet, gateway, ip_range, internal, dns, labels,
              options, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          network.id,
-          network.name,
-          network.driver,
-          network.bridge,
-          network.subnet,
-          network.gateway,
-          network.ipRange ?? null,
-          network.internal ? 1 : 0,
-          network.dns ? 1 : 0,
-          JSON.stringify(network.labels),
-          JSON.stringify(network.options),
-          network.created,
-        );
+      ).run(
+        network.id,
+        network.name,
+        network.driver,
+        network.bridge,
+        network.subnet,
+        network.gateway,
+        network.ipRange ?? null,
+        network.internal ? 1 : 0,
+        network.dns ? 1 : 0,
+        JSON.stringify(network.labels),
+        JSON.stringify(network.options),
+        network.created,
+      );
     });
   }
 
   deleteNetwork(id: string): void {
     this.#db.write(() => {
-      this.#db.sql.prepare('DELETE FROM net_endpoints WHERE network_id = ?').run(id);
-      this.#db.sql.prepare('DELETE FROM networks WHERE id = ?').run(id);
+      this.#sql('DELETE FROM net_endpoints WHERE network_id = ?').run(id);
+      this.#sql('DELETE FROM networks WHERE id = ?').run(id);
     });
   }
 
   endpointsOfNetwork(networkId: string): EndpointRecord[] {
-    const rows = this.#db.sql
-      .prepare('SELECT * FROM net_endpoints WHERE network_id = ? ORDER BY container_name')
-      .all(networkId) as EndpointRow[];
+    const rows = this.#sql('SELECT * FROM net_endpoints WHERE network_id = ? ORDER BY container_name').all(
+      networkId,
+    ) as EndpointRow[];
     return rows.map(toEndpoint);
   }
 
   endpointsOfContainer(containerId: string): EndpointRecord[] {
-    const rows = this.#db.sql
-      .prepare('SELECT * FROM net_endpoints WHERE container_id = ? ORDER BY rowid')
-      .all(containerId) as EndpointRow[];
+    const rows = this.#sql('SELECT * FROM net_endpoints WHERE container_id = ? ORDER BY rowid').all(
+      containerId,
+    ) as EndpointRow[];
     return rows.map(toEndpoint);
   }
 
   allEndpoints(): EndpointRecord[] {
-    return (this.#db.sql.prepare('SELECT * FROM net_endpoints').all() as EndpointRow[]).map(toEndpoint);
+    return (this.#sql('SELECT * FROM net_endpoints').all() as EndpointRow[]).map(toEndpoint);
   }
 
   /** Records that a container is connected to a network (no address yet). Replaces its settings. */
   upsertEndpoint(endpoint: Omit<EndpointRecord, 'ip' | 'mac'>): void {
     this.#db.write(() => {
-      this.#db.sql
-        .prepare(
-          `INSERT INTO net_endpoints (container_id, network_id, container_name, aliases, static_ip)
+      this.#sql(
+        `INSERT INTO net_endpoints (container_id, network_id, container_name, aliases, static_ip)
            VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (container_id, network_id) DO UPDATE SET container_name = excluded.container_name,
              aliases = excluded.aliases, static_ip = excluded.static_ip`,
-        )
-        .run(
-          endpoint.containerId,
-          endpoint.networkId,
-          endpoint.containerName,
-          JSON.stringify(endpoint.aliases),
-          endpoint.staticIp ?? null,
-        );
+      ).run(
+        endpoint.containerId,
+        endpoint.networkId,
+        endpoint.containerName,
+        JSON.stringify(endpoint.aliases),
+        endpoint.staticIp ?? null,
+      );
     });
   }
 
   deleteEndpoint(containerId: string, networkId: string): void {
     this.#db.write(() =>
-      this.#db.sql
-        .prepare('DELETE FROM net_endpoints WHERE container_id = ? AND network_id = ?')
-        .run(containerId, networkId),
+      this.#sql('DELETE FROM net_endpoints WHERE container_id = ? AND network_id = ?').run(
+        containerId,
+        networkId,
+      ),
     );
   }
 
   deleteEndpointsOfContainer(containerId: string): void {
-    this.#db.write(() =>
-      this.#db.sql.prepare('DELETE FROM net_endpoints WHERE container_id = ?').run(containerId),
-    );
+    this.#db.write(() => this.#sql('DELETE FROM net_endpoints WHERE container_id = ?').run(containerId));
   }
 
   /**
@@ -427,14 +435,12 @@ export class NetworkStore {
    * pool namespace holds. Call inside `db.write`.
    */
   #chooseAddress(network: NetworkRecord, staticIp: string | null): { ip: string; mac: string } {
-    const sql = this.#db.sql;
     const used = new Set(
       (
-        sql
-          .prepare(
-            `SELECT ip FROM net_endpoints WHERE network_id = ? AND ip IS NOT NULL
+        this.#sql(
+          `SELECT ip FROM net_endpoints WHERE network_id = ? AND ip IS NOT NULL
              UNION ALL SELECT ip FROM net_pool WHERE network_id = ?`,
-          )
+        )
           .pluck()
           .all(network.id, network.id) as string[]
       ).map(parseIpv4),
@@ -481,19 +487,17 @@ export class NetworkStore {
     hostVeth?: string,
   ): { ip: string; mac: string } {
     return this.#db.write(() => {
-      const sql = this.#db.sql;
-      const row = sql
-        .prepare('SELECT * FROM net_endpoints WHERE container_id = ? AND network_id = ?')
-        .get(containerId, network.id) as EndpointRow | undefined;
+      const row = this.#sql('SELECT * FROM net_endpoints WHERE container_id = ? AND network_id = ?').get(
+        containerId,
+        network.id,
+      ) as EndpointRow | undefined;
       if (!row)
         throw new NotFoundError(`Cannot allocate an address: ${containerId} is not on ${network.name}`);
       if (row.ip && row.mac) return { ip: row.ip, mac: row.mac };
       const { ip, mac } = this.#chooseAddress(network, row.static_ip);
-      sql
-        .prepare(
-          'UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ? WHERE container_id = ? AND network_id = ?',
-        )
-        .run(ip, mac, hostVeth ?? null, containerId, network.id);
+      this.#sql(
+        'UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ? WHERE container_id = ? AND network_id = ?',
+      ).run(ip, mac, hostVeth ?? null, containerId, network.id);
       return { ip, mac };
     });
   }
@@ -501,15 +505,13 @@ export class NetworkStore {
   releaseAddresses(containerId: string, networkId?: string): void {
     this.#db.write(() => {
       if (networkId === undefined) {
-        this.#db.sql
-          .prepare('UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ?')
-          .run(containerId);
+        this.#sql(
+          'UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ?',
+        ).run(containerId);
       } else {
-        this.#db.sql
-          .prepare(
-            'UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ? AND network_id = ?',
-          )
-          .run(containerId, networkId);
+        this.#sql(
+          'UPDATE net_endpoints SET ip = NULL, mac = NULL, host_veth = NULL WHERE container_id = ? AND network_id = ?',
+        ).run(containerId, networkId);
       }
     });
   }
@@ -519,28 +521,35 @@ export class NetworkStore {
   listPool(networkId?: string): PoolRecord[] {
     const rows = (
       networkId === undefined
-        ? this.#db.sql.prepare('SELECT * FROM net_pool ORDER BY created').all()
-        : this.#db.sql.prepare('SELECT * FROM net_pool WHERE network_id = ? ORDER BY created').all(networkId)
+        ? this.#sql('SELECT * FROM net_pool ORDER BY created').all()
+        : this.#sql('SELECT * FROM net_pool WHERE network_id = ? ORDER BY created').all(networkId)
     ) as PoolRow[];
     return rows.map(toPool);
   }
 
   /** The pool row holding this address of the network, if any. */
   poolHolder(networkId: string, ip: string): PoolRecord | undefined {
-    const row = this.#db.sql
-      .prepare('SELECT * FROM net_pool WHERE network_id = ? AND ip = ?')
-      .get(networkId, ip) as PoolRow | undefined;
+    const row = this.#sql('SELECT * FROM net_pool WHERE network_id = ? AND ip = ?').get(networkId, ip) as
+      | PoolRow
+      | undefined;
     return row ? toPool(row) : undefined;
   }
 
-  /** Records a spare namespace about to be made, with a free address of the network. */
+  /**
+   * Records a spare namespace about to be made, with a free address of the network; `pid` is the
+   * process that will make it, when known already.
+   */
   insertSpare(spare: {
     netns: string;
     hostVeth: string;
     network: NetworkRecord;
     bootId: string;
+    pid?: number;
+    /** Pool rows to delete first, in the same transaction (retired namespaces that are gone). */
+    forget?: readonly string[];
   }): PoolRecord {
     return this.#db.write(() => {
+      this.deletePools(spare.forget ?? []);
       const { ip, mac } = this.#chooseAddress(spare.network, null);
       const record: PoolRecord = {
         netns: spare.netns,
@@ -550,7 +559,7 @@ export class NetworkStore {
         mac,
         state: 'spare',
         bootId: spare.bootId,
-        pid: 0,
+        pid: spare.pid ?? 0,
         created: Date.now(),
       };
       this.#insertPool(record);
@@ -559,67 +568,71 @@ export class NetworkStore {
   }
 
   #insertPool(record: PoolRecord): void {
-    this.#db.sql
-      .prepare(
-        `INSERT INTO net_pool (netns, host_veth, network_id, ip, mac, state, boot_id, pid, created)
+    this.#sql(
+      `INSERT INTO net_pool (netns, host_veth, network_id, ip, mac, state, boot_id, pid, created)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.netns,
-        record.hostVeth,
-        record.networkId,
-        record.ip,
-        record.mac,
-        record.state,
-        record.bootId,
-        record.pid,
-        record.created,
-      );
+    ).run(
+      record.netns,
+      record.hostVeth,
+      record.networkId,
+      record.ip,
+      record.mac,
+      record.state,
+      record.bootId,
+      record.pid,
+      record.created,
+    );
   }
 
   setPoolPid(netns: string, pid: number): void {
-    this.#db.write(() => this.#db.sql.prepare('UPDATE net_pool SET pid = ? WHERE netns = ?').run(pid, netns));
+    this.#db.write(() => this.#sql('UPDATE net_pool SET pid = ? WHERE netns = ?').run(pid, netns));
   }
 
   /** A spare given up: retired (its address stays taken until its objects are gone). */
   retirePool(netns: string, at: number): void {
     this.#db.write(() =>
-      this.#db.sql
-        .prepare("UPDATE net_pool SET state = 'retired', created = ? WHERE netns = ?")
-        .run(at, netns),
+      this.#sql("UPDATE net_pool SET state = 'retired', created = ? WHERE netns = ?").run(at, netns),
     );
   }
 
   deletePool(netns: string): void {
-    this.#db.write(() => this.#db.sql.prepare('DELETE FROM net_pool WHERE netns = ?').run(netns));
+    this.#db.write(() => this.#sql('DELETE FROM net_pool WHERE netns = ?').run(netns));
+  }
+
+  /** Forgets these pool namespaces in one transaction. */
+  deletePools(netns: readonly string[]): void {
+    if (netns.length === 0) return;
+    this.#db.write(() => {
+      const statement = this.#sql('DELETE FROM net_pool WHERE netns = ?');
+      for (const name of netns) statement.run(name);
+    });
   }
 
   /**
    * Hands a spare namespace to a container: in one transaction the spare's row goes, the
-   * container's endpoint takes its address and veth, and its sandbox row is made (`attaching`).
-   * False when another process took the spare first.
+   * container's endpoint takes its address and veth, and its sandbox row is made (`attaching`,
+   * or `ready` when the attach has nothing left to do: no ports, no names). False when another
+   * process took the spare first.
    */
   claimSpare(
     spare: PoolRecord,
     sandbox: Omit<SandboxRecord, 'state' | 'ports' | 'netns'>,
     netnsPath: string,
+    state: SandboxRecord['state'] = 'attaching',
   ): boolean {
     return this.#db.write(() => {
-      const sql = this.#db.sql;
-      const taken = sql
-        .prepare("DELETE FROM net_pool WHERE netns = ? AND host_veth = ? AND state = 'spare'")
-        .run(spare.netns, spare.hostVeth);
+      const taken = this.#sql(
+        "DELETE FROM net_pool WHERE netns = ? AND host_veth = ? AND state = 'spare'",
+      ).run(spare.netns, spare.hostVeth);
       if (taken.changes !== 1) return false;
-      const endpoint = sql
-        .prepare(
-          `UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ?
+      const endpoint = this.#sql(
+        `UPDATE net_endpoints SET ip = ?, mac = ?, host_veth = ?
            WHERE container_id = ? AND network_id = ? AND ip IS NULL`,
-        )
-        .run(spare.ip, spare.mac, spare.hostVeth, sandbox.containerId, spare.networkId);
+      ).run(spare.ip, spare.mac, spare.hostVeth, sandbox.containerId, spare.networkId);
       if (endpoint.changes !== 1) {
         throw new ConflictError(`Cannot attach ${sandbox.containerId}: its endpoint changed meanwhile`);
       }
-      if (!this.beginSandbox({ ...sandbox, netns: netnsPath })) {
+      if (!this.beginSandbox({ ...sandbox, netns: netnsPath }, state)) {
         throw new ConflictError(
           `Cannot attach ${sandbox.containerId}: it is being attached by another process`,
         );
@@ -631,15 +644,17 @@ export class NetworkStore {
   /**
    * A detached sandbox whose namespace is deleted in the background: in one transaction its
    * interfaces become `retired` pool rows (keeping their addresses taken until the kernel has
-   * let go of them), the endpoints lose their addresses and the sandbox row goes.
+   * let go of them), the endpoints lose their addresses and the sandbox row goes. `pid` is the
+   * process that will delete them, when known already.
    */
-  retireSandbox(containerId: string, retired: readonly Omit<PoolRecord, 'state' | 'pid'>[]): void {
+  retireSandbox(containerId: string, retired: readonly Omit<PoolRecord, 'state' | 'pid'>[], pid = 0): void {
     this.#db.write(() => {
       for (const record of retired) {
-        this.#db.sql
-          .prepare('DELETE FROM net_pool WHERE netns = ? AND host_veth = ?')
-          .run(record.netns, record.hostVeth);
-        this.#insertPool({ ...record, state: 'retired', pid: 0 });
+        this.#sql('DELETE FROM net_pool WHERE netns = ? AND host_veth = ?').run(
+          record.netns,
+          record.hostVeth,
+        );
+        this.#insertPool({ ...record, state: 'retired', pid });
       }
       this.releaseAddresses(containerId);
       this.deleteSandbox(containerId);
@@ -647,33 +662,35 @@ export class NetworkStore {
   }
 
   findSandbox(containerId: string): SandboxRecord | undefined {
-    const row = this.#db.sql.prepare('SELECT * FROM net_sandboxes WHERE container_id = ?').get(containerId) as
+    const row = this.#sql('SELECT * FROM net_sandboxes WHERE container_id = ?').get(containerId) as
       | SandboxRow
       | undefined;
     return row ? toSandbox(row) : undefined;
   }
 
   listSandboxes(): SandboxRecord[] {
-    return (this.#db.sql.prepare('SELECT * FROM net_sandboxes').all() as SandboxRow[]).map(toSandbox);
+    return (this.#sql('SELECT * FROM net_sandboxes').all() as SandboxRow[]).map(toSandbox);
   }
 
-  /** Inserts the sandbox row in state `attaching`; false when one exists already. */
-  beginSandbox(sandbox: Omit<SandboxRecord, 'state' | 'ports'>): boolean {
+  /** Inserts the sandbox row (`attaching` unless told); false when one exists already. */
+  beginSandbox(
+    sandbox: Omit<SandboxRecord, 'state' | 'ports'>,
+    state: SandboxRecord['state'] = 'attaching',
+  ): boolean {
     return this.#db.write(() => {
-      const result = this.#db.sql
-        .prepare(
-          `INSERT OR IGNORE INTO net_sandboxes (container_id, netns, boot_id, owner_pid, state, hostname, ports,
-             created, files) VALUES (?, ?, ?, ?, 'attaching', ?, '[]', ?, ?)`,
-        )
-        .run(
-          sandbox.containerId,
-          sandbox.netns,
-          sandbox.bootId,
-          sandbox.ownerPid,
-          sandbox.hostname,
-          sandbox.created,
-          JSON.stringify(sandbox.files),
-        );
+      const result = this.#sql(
+        `INSERT OR IGNORE INTO net_sandboxes (container_id, netns, boot_id, owner_pid, state, hostname, ports,
+             created, files) VALUES (?, ?, ?, ?, ?, ?, '[]', ?, ?)`,
+      ).run(
+        sandbox.containerId,
+        sandbox.netns,
+        sandbox.bootId,
+        sandbox.ownerPid,
+        state,
+        sandbox.hostname,
+        sandbox.created,
+        JSON.stringify(sandbox.files),
+      );
       return result.changes === 1;
     });
   }
@@ -683,23 +700,19 @@ export class NetworkStore {
     fields: { state?: 'attaching' | 'ready'; ports?: PublishedPort[] },
   ): void {
     this.#db.write(() => {
-      const sql = this.#db.sql;
       if (fields.state)
-        sql
-          .prepare('UPDATE net_sandboxes SET state = ? WHERE container_id = ?')
-          .run(fields.state, containerId);
+        this.#sql('UPDATE net_sandboxes SET state = ? WHERE container_id = ?').run(fields.state, containerId);
       if (fields.ports) {
-        sql
-          .prepare('UPDATE net_sandboxes SET ports = ? WHERE container_id = ?')
-          .run(JSON.stringify(fields.ports), containerId);
+        this.#sql('UPDATE net_sandboxes SET ports = ? WHERE container_id = ?').run(
+          JSON.stringify(fields.ports),
+          containerId,
+        );
       }
     });
   }
 
   deleteSandbox(containerId: string): void {
-    this.#db.write(() =>
-      this.#db.sql.prepare('DELETE FROM net_sandboxes WHERE container_id = ?').run(containerId),
-    );
+    this.#db.write(() => this.#sql('DELETE FROM net_sandboxes WHERE container_id = ?').run(containerId));
   }
 
   /** Host ports other sandboxes of this root publish (to refuse duplicates before the kernel would). */
@@ -714,30 +727,26 @@ export class NetworkStore {
 
   /** The state of a container in the containers table, or undefined when it has no row. */
   containerState(containerId: string): { name: string; state: string | undefined } | undefined {
-    const columns = this.#db.sql
-      .prepare("SELECT name FROM pragma_table_info('containers')")
-      .pluck()
-      .all() as string[];
+    const columns = this.#sql("SELECT name FROM pragma_table_info('containers')").pluck().all() as string[];
     const hasState = columns.includes('state');
-    const row = this.#db.sql
-      .prepare(`SELECT name${hasState ? ', state' : ''} FROM containers WHERE id = ?`)
-      .get(containerId) as { name: string | null; state?: string } | undefined;
+    const row = this.#sql(`SELECT name${hasState ? ', state' : ''} FROM containers WHERE id = ?`).get(
+      containerId,
+    ) as { name: string | null; state?: string } | undefined;
     if (!row) return undefined;
     return { name: row.name ?? '', state: row.state };
   }
 
   /** Resolves a container reference (id, name, unique id prefix) through the containers table. */
   resolveContainer(ref: string): { id: string; name: string } | undefined {
-    const sql = this.#db.sql;
     const name = ref.startsWith('/') ? ref.slice(1) : ref;
-    const exact = sql.prepare('SELECT id, name FROM containers WHERE id = ? OR name = ?').get(ref, name) as
+    const exact = this.#sql('SELECT id, name FROM containers WHERE id = ? OR name = ?').get(ref, name) as
       | { id: string; name: string | null }
       | undefined;
     if (exact) return { id: exact.id, name: exact.name ?? '' };
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
-    const rows = sql
-      .prepare("SELECT id, name FROM containers WHERE id LIKE ? || '%' LIMIT 2")
-      .all(ref) as Array<{
+    const rows = this.#sql("SELECT id, name FROM containers WHERE id LIKE ? || '%' LIMIT 2").all(
+      ref,
+    ) as Array<{
       id: string;
       name: string | null;
     }>;

@@ -3,15 +3,19 @@
  * after a container's attach and handed, wired, to the next one; background detaches delete
  * the namespace and give its address back once it is gone; a static address a spare holds goes
  * to the container asking for it; `network rm` deletes the network's spares; spares whose helper
- * failed are swept; the pool can be turned off. Each test has its own bridge and subnet
- * (10.231.61-63.0/24) and leaves no namespace, veth or rule.
+ * failed are swept; the root's one keeper process does all the kernel work and `destroyAll`
+ * stops it; what a killed keeper lost is done again; the pool can be turned off. Each test has
+ * its own bridge and subnet (10.231.61-64.0/24, 10.231.67-68.0/24) and leaves no namespace,
+ * veth or rule.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { currentBootId, NetworkManager } from '../../../src/container/network/network-manager.ts';
+import { isProcessAlive } from '../../../src/util/process-alive.ts';
 import {
   containerId,
   hostNetworkSnapshot,
@@ -20,6 +24,7 @@ import {
   type NetnsFixture,
   netnsMissing,
   run,
+  waitFor,
 } from './netns-fixture.ts';
 
 const skip = netnsMissing();
@@ -154,6 +159,84 @@ describe('pool of prepared network namespaces', { skip }, () => {
     assert.notEqual(run('ip', ['link', 'show', spare.hostVeth]).code, 0);
     assert.deepEqual(fx.manager.store.listPool(), []);
     assert.notEqual(run('ip', ['link', 'show', 'wt-pool3']).code, 0);
+  });
+
+  it("hands spares and deletions to the root's one keeper, which destroyAll stops", async () => {
+    const fx = await fixture();
+    const network = await fx.manager.create({
+      name: 'kept',
+      subnet: '10.231.67.0/24',
+      options: { 'com.docker.network.bridge.name': 'wt-pool5' },
+    });
+    const keeperPid = () =>
+      Number(readFileSync(join(fx.manager.runDir, 'netns-pool', 'keeper.pid'), 'utf8').trim() || 0);
+    await fx.manager.attachContainer(containerId(), { containerName: 'a', networkMode: 'kept' });
+    await fx.manager.settle();
+    const keeper = keeperPid();
+    assert.ok(isProcessAlive(keeper), 'a keeper made the first spare and stays');
+    for (let i = 0; i < 3; i++) {
+      const id = containerId();
+      const taken = fx.manager.store.listPool(network.id)[0]!;
+      const result = await fx.manager.attachContainer(id, { containerName: `c${i}`, networkMode: 'kept' });
+      assert.equal(result.netnsPath, `/run/netns/${taken.netns}`, 'the spare is taken');
+      const [replacement, ...more] = fx.manager.store.listPool(network.id);
+      assert.ok(
+        replacement && more.length === 0 && replacement.netns !== taken.netns,
+        'its replacement is recorded',
+      );
+      assert.equal(replacement.pid, keeper, 'and handed to the keeper');
+      await fx.manager.removeContainer(id, { background: true });
+      assert.equal(
+        fx.manager.store.listPool(network.id).find((row) => row.state === 'retired')?.pid,
+        keeper,
+        'the deletion too',
+      );
+      await fx.manager.settle();
+      assert.equal(existsSync(result.netnsPath), false);
+    }
+    assert.equal(keeperPid(), keeper, 'no other process was started');
+    await fx.dispose();
+    fixtures.splice(fixtures.indexOf(fx), 1);
+    assert.equal(isProcessAlive(keeper), false, 'destroyAll stops the keeper');
+  });
+
+  it('finishes the work a killed keeper lost', async () => {
+    const fx = await fixture();
+    const network = await fx.manager.create({
+      name: 'lost',
+      subnet: '10.231.68.0/24',
+      options: { 'com.docker.network.bridge.name': 'wt-pool6' },
+    });
+    const before = hostNetworkSnapshot(fx.manager.tag, ['wt-pool6']);
+    const a = containerId();
+    await fx.manager.attachContainer(a, { containerName: 'a', networkMode: 'lost' });
+    await fx.manager.settle();
+    const keeper = Number(readFileSync(join(fx.manager.runDir, 'netns-pool', 'keeper.pid'), 'utf8'));
+    // stopped, the keeper takes the next commands into its FIFO and never runs them
+    process.kill(keeper, 'SIGSTOP');
+    const b = containerId();
+    const rb = await fx.manager.attachContainer(b, { containerName: 'b', networkMode: 'lost' });
+    await fx.manager.removeContainer(b, { background: true });
+    process.kill(keeper, 'SIGKILL');
+    assert.ok(await waitFor(() => !isProcessAlive(keeper)));
+    const lost = fx.manager.store.listPool(network.id);
+    assert.deepEqual(lost.map((row) => row.state).sort(), ['retired', 'spare']);
+    // the next opens see a spare whose process died unmade and a namespace still there: the
+    // spare is given up at once, the deletion is done again once its retry delay has passed
+    assert.ok(
+      await waitFor(async () => {
+        const reopened = await NetworkManager.open(fx.db, fx.root);
+        await reopened.settle();
+        return reopened.store.listPool(network.id).every((row) => !lost.some((l) => l.netns === row.netns));
+      }, 15_000),
+      'the lost rows are done with',
+    );
+    assert.equal(existsSync(rb.netnsPath), false, "b's namespace is deleted");
+    const again = containerId();
+    await fx.manager.attachContainer(again, { containerName: 'again', networkMode: 'lost' });
+    for (const id of [a, again]) await fx.manager.removeContainer(id);
+    await fx.manager.drainPool();
+    assert.deepEqual(hostNetworkSnapshot(fx.manager.tag, ['wt-pool6']), before);
   });
 
   it('keeps no spare when the pool is turned off', async () => {
