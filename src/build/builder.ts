@@ -75,9 +75,10 @@ import { BuildStepError, type DockerfileSource } from './build-error.ts';
 import type { CacheMounts } from './cache-mounts.ts';
 import type { BuildCacheStore } from './cache-store.ts';
 import { BuildContext } from './context/build-context.ts';
+import type { ContextIndex } from './context/context-index.ts';
 import type { CopyManifest } from './fs/copy-reuse.ts';
 import { containsWildcards } from './fs/go-match.ts';
-import type { SourceTree } from './fs/source-tree.ts';
+import { ContextTree, type SourceTree } from './fs/source-tree.ts';
 import { resolveWildcards } from './fs/wildcards.ts';
 import { goList, goQuote, goQuoteList, healthcheckHistory } from './go-format.ts';
 import type { HttpBody, HttpSources } from './http-source.ts';
@@ -85,6 +86,17 @@ import { DEFAULT_PATH, ImageState, type LayerRef } from './image-state.ts';
 import type { BuildProgress, Vertex } from './progress.ts';
 import type { MountHost, RunMounts } from './run-mounts.ts';
 import { type PlannedStage, planStages, resolveCopySource, type StagePlan } from './stage-plan.ts';
+
+/**
+ * The absolute path of context file `src` when a COPY may hard-link it into its layer: a regular
+ * file owned 0:0 (as the copy writes it) with no other name at all, in the context or in a layer
+ * (fs/context-links.ts says why).
+ */
+function linkableContextFile(index: ContextIndex, src: string): string | undefined {
+  const e = index.get(src);
+  if (e?.type !== 'file' || e.uid !== 0 || e.gid !== 0 || e.nlink !== 1) return undefined;
+  return index.absolute(src);
+}
 
 /** Bumped whenever a change to the builder could change what a cached step would produce. */
 const CACHE_VERSION = 'wharf-build-cache-v1';
@@ -106,6 +118,19 @@ export interface BuildRequest {
    * written the context directory (the daemon's context sync): its walk asks only for the rest.
    */
   contextStats?: ReadonlyMap<string, Stats>;
+  /**
+   * Content digests (`sha256:…`) of the context's regular files by relative path, from a caller
+   * that has just had every byte of them in hand (the daemon's context sync hashes the upload as
+   * it arrives): these files are not hashed, nor looked up in the file-digest cache.
+   */
+  contextDigests?: ReadonlyMap<string, string>;
+  /**
+   * The context directory is the caller's own and it never changes one of its files in place
+   * once that file may have another name (the daemon's context slots, context-sync.ts): a COPY
+   * may then hard-link the context's regular files (owner 0:0, one name in the context) into its
+   * layer instead of copying their bytes (fs/context-links.ts). Never set for a user's directory.
+   */
+  linkContext?: boolean;
   buildArgs?: ReadonlyMap<string, string>;
   target?: string;
   noCache?: boolean;
@@ -337,6 +362,8 @@ class BuildSession {
   #leaseId: string | undefined;
   readonly #platform: Platform;
   #context: BuildContext | undefined;
+  /** Context files a COPY of this build planned as hard links (fs/context-links.ts): once each. */
+  readonly #linkedSources = new Set<string>();
   #contextVertexDone = false;
   readonly #images = new Map<string, Promise<ResolvedImage>>();
   readonly #stageResults = new Map<PlannedStage, Promise<StageResult>>();
@@ -1326,7 +1353,10 @@ class BuildSession {
   // ---- COPY / ADD ----
 
   #newContext(dir: string): BuildContext {
-    return new BuildContext(dir, this.#req.ignore, this.#s.db, this.#req.contextStats);
+    return new BuildContext(dir, this.#req.ignore, this.#s.db, {
+      ...(this.#req.contextStats ? { stats: this.#req.contextStats } : {}),
+      ...(this.#req.contextDigests ? { digests: this.#req.contextDigests } : {}),
+    });
   }
 
   #buildContext(): BuildContext {
@@ -1501,6 +1531,15 @@ class BuildSession {
       selections.length > 0 &&
       selections.every((sel) => sel.url === undefined);
     let manifest: CopyManifest | undefined;
+    // A COPY from a context its owner lets us link from (BuildRequest.linkContext), with nothing
+    // that gives the files another owner or mode and no here-documents beside them.
+    const linkable =
+      this.#req.linkContext === true &&
+      c.kind === 'copy' &&
+      from === '' &&
+      c.chown === '' &&
+      chmod === undefined &&
+      c.sourceContents.length === 0;
     // The instruction on its parent (one record each: the last layer it made) and its shape.
     const instruction = {
       sources: c.sourcePaths,
@@ -1528,9 +1567,15 @@ class BuildSession {
       cmd,
       stepKey,
       message,
-      async (rootfs) => {
-        const { chownUser, Copier, DiskTree, extractArchive, isArchive } = await tools();
+      async (rootfs, upperDir) => {
+        const { chownUser, ContextLinks, Copier, DiskTree, extractArchive, isArchive } = await tools();
         const owner = c.chown === '' ? undefined : chownUser(rootfs, c.chown);
+        // The context's files hard-linked into the layer rather than copied, when its owner
+        // allows it (fs/context-links.ts): made after the unmount.
+        const links =
+          linkable && upperDir !== undefined && tree instanceof ContextTree
+            ? new ContextLinks(rootfs, (src) => linkableContextFile(tree.index, src), this.#linkedSources)
+            : undefined;
         // With copy reuse, what each target came from: the manifest of this layer.
         let made: CopyManifest | undefined = reuse ? new Map() : undefined;
         const context = reuse ? this.#buildContext() : undefined;
@@ -1549,6 +1594,7 @@ class BuildSession {
           ...(exclude ? { exclude } : {}),
           ...(made ? { record } : {}),
         };
+        const contextOptions = links ? { ...options, links } : options;
         const copyFrom = async (source: SourceTree | undefined) => {
           for (const sel of selections) {
             if (sel.url) {
@@ -1559,7 +1605,7 @@ class BuildSession {
             const matches = from !== '' ? this.#resolveTreeSources(source, sel, cmd) : sel.matches;
             for (const match of matches) {
               const copier = new Copier(rootfs, {
-                ...options,
+                ...(source === tree ? contextOptions : options),
                 ...(sel.include ? { include: sel.include } : {}),
               });
               const unpack = isAdd && ((c as AddCommand).unpack ?? true);
@@ -1593,6 +1639,14 @@ class BuildSession {
           } finally {
             await rm(docDir, { recursive: true, force: true });
           }
+        }
+        if (links && upperDir !== undefined && links.size > 0) {
+          links.prepare(upperDir);
+          trace(`${message}: ${links.size} context files to link`);
+          return async () => {
+            links.apply(upperDir);
+            trace(`${message}: context files linked`);
+          };
         }
       },
       { independent: link, ...(reuse ? { reuse } : {}) },

@@ -9,6 +9,7 @@ export { unpackLayers } from '../image/layer/unpack.ts';
 export { listHostDevices } from '../runtime/devices.ts';
 export { mountAt, unmount } from '../snapshot/mount.ts';
 export { exportLocal, exportTar } from './exporters.ts';
+export { ContextLinks } from './fs/context-links.ts';
 export { Copier, mkdirAll } from './fs/copy.ts';
 export { cloneCopyLayer, decodeManifest, encodeManifest } from './fs/copy-reuse.ts';
 export { extractArchive, isArchive } from './fs/extract-archive.ts';

@@ -6,13 +6,16 @@
  * the classic builder's `Step N/M : ...` output (classic-build-output.ts).
  *
  * The sync hands the builder the lstat of every entry it left (its walk of the context then only
- * lists directories), so what follows the last byte of the upload is the build itself.
+ * lists directories) and the digest of every file (hashed as the bytes passed), so what follows
+ * the last byte of the upload is the build itself. The slot being the daemon's own, a COPY
+ * hard-links its files into the layer rather than creating them again (`linkContext`, see
+ * src/build/fs/context-links.ts; the sync never changes a file in place once a layer may share it).
  *
  * Context directories are slots, `$root/build/tmp/api-context-N`, the lowest free one taken by
  * each build. A slot keeps the context of its last build (up to 1 GiB), so the next build from
- * the same client writes only the files that changed and the builder's file-digest cache (one row
- * per context directory, keyed by inode and ctime) still knows the others: a rebuild does not
- * create or hash 2,000 files again. `build/prune` empties the slots not in use.
+ * the same client writes only the files that changed: a rebuild does not create 2,000 files
+ * again, and the unchanged ones keep the inodes copy reuse knows. `build/prune` empties the slots
+ * not in use.
  *
  * Parameters the builder has no use for are accepted and ignored, as the classic builder ignores
  * them without a daemon feature behind them: `rm`/`forcerm` (no intermediate containers are
@@ -163,8 +166,13 @@ export class DaemonBuildBackend implements BuildBackend {
       }
       const result = await this.#service.buildFrom({
         context: { directory: slot.dir },
-        // what the sync just wrote or checked: the builder's walk of the context stats nothing again
+        // what the sync just wrote or checked: the builder's walk of the context stats nothing again,
+        // and hashes no file (the sync hashed the bytes as they came)
         ...(synced.entries ? { contextStats: synced.entries } : {}),
+        ...(synced.digests ? { contextDigests: synced.digests } : {}),
+        // the slot is ours and its sync never changes a file in place once it may have another
+        // name: COPY hard-links its files into layers instead of creating them a second time
+        linkContext: true,
         dockerfile: { path },
         buildArgs,
         ...(request.target ? { target: request.target } : {}),

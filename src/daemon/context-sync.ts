@@ -3,15 +3,15 @@
  * what the directory already holds: the daemon keeps the context of the last build in each
  * context slot, and a client sends the whole context again for every build (the classic
  * `/build` endpoint has no BuildKit-style file sync). Creating files is what unpacking costs on
- * these machines (2,000 files: about a second, against a tenth for reading them), and a file
- * left in place keeps its inode and ctime, so the builder's file-digest cache (keyed by size,
- * mtime, ctime, inode) still knows its digest and a rebuild hashes nothing again.
+ * these machines (2,000 files: about a second, against a tenth for reading them), so a file
+ * whose bytes are already there is left in place (its inode too, which copy reuse and the
+ * layers that link it share).
  *
  * Per entry of the tar, in order:
  * - a regular file whose path holds a regular file of the same size (up to 8 MiB) is compared
  *   byte for byte; equal bytes leave the file in place (mode and mtime corrected when they
- *   differ), anything else is written as a new file (`O_EXCL`, after removing what was there,
- *   never through a symlink);
+ *   differ, on a file with no other name), anything else is written as a new file (`O_EXCL`,
+ *   after removing what was there, never through a symlink);
  * - a symlink with the same target, a directory, a hard link to the same inode are kept;
  * - parents are checked to be real directories (a symlink or file left by an earlier context is
  *   replaced; one made by this same tar makes the tar refused, as it would lead a later entry
@@ -22,6 +22,18 @@
  * Devices, FIFOs and sockets refuse it too (a context has no use for them). The owner is the
  * daemon's (tar's `--no-same-owner`): the builder copies context files as 0:0 anyway.
  *
+ * A file of the directory is never changed in place once it may have another name: the builder
+ * hard-links the directory's files into the layers of COPY steps (BuildRequest.linkContext), and
+ * a built layer must never change. So a kept file with several names whose mode or mtime differ
+ * is replaced by a new file rather than corrected, and bytes are only ever written into files
+ * this sync has just created. Two paths left sharing an inode by an earlier context (its hard
+ * links) are told apart from layer links by the inodes this sync has already kept: the second
+ * path of one inode is written anew unless the tar links it.
+ *
+ * Every regular file's bytes are hashed as they pass (sha256, about 1 ms per MB here, while the
+ * client is still sending): the builder then needs no digest of its own for any context file.
+ * Compares read with O_NOATIME: a file a layer shares is not even given a new atime.
+ *
  * Compressed contexts: gzip is read in-process; bzip2, xz and zstd go through GNU tar, into the
  * emptied directory (no reuse).
  *
@@ -30,6 +42,7 @@
  * stats.kept; // files left in place
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -80,6 +93,11 @@ export interface ContextSyncStats {
    * context with hard links, whose link counts moved, or one unpacked by GNU tar).
    */
   entries?: Map<string, Stats>;
+  /**
+   * The content digest (`sha256:…`) of every regular file by relative path, from the bytes the
+   * tar carried (a hard link has its target's); undefined for a context unpacked by GNU tar.
+   */
+  digests?: Map<string, string>;
 }
 
 type TarEntry = AsyncIterable<Buffer> & { header: tar.Header; resume(): void };
@@ -205,6 +223,10 @@ class DirectorySync {
   readonly stats: ContextSyncStats = { files: 0, kept: 0, written: 0, removed: 0, bytes: 0 };
   /** The lstat of each path once this sync is done with it (see ContextSyncStats.entries). */
   readonly #final = new Map<string, Stats>();
+  /** The content digest of each regular file (see ContextSyncStats.digests). */
+  readonly #digests = new Map<string, string>();
+  /** `dev:ino` of the files kept so far: a second path of one of them is not kept. */
+  readonly #keptInodes = new Set<string>();
   #hardlinks = false;
 
   constructor(dir: string) {
@@ -239,21 +261,23 @@ class DirectorySync {
       this.#final.set(path, lstatSync(full));
     } else if (type === 'link') {
       entry.resume();
-      this.#hardlink(full, header);
+      const target = this.#hardlink(full, header);
+      const digest = this.#digests.get(target);
+      if (digest !== undefined) this.#digests.set(path, digest);
       this.#hardlinks = true;
     } else {
-      this.#final.set(path, await this.#file(full, header, entry));
+      this.#final.set(path, await this.#file(path, full, header, entry));
     }
   }
 
   /** The counts, and the entries' lstat when they can be vouched for. */
   result(): ContextSyncStats {
-    if (this.#hardlinks) return this.stats;
+    if (this.#hardlinks) return { ...this.stats, digests: this.#digests };
     // directories got their mode and mtime last, and their parents made on the way none
     for (const [path, kind] of this.#seen) {
       if (kind === 'directory') this.#final.set(path, lstatSync(join(this.#dir, path)));
     }
-    return { ...this.stats, entries: this.#final };
+    return { ...this.stats, entries: this.#final, digests: this.#digests };
   }
 
   /** Every parent of `path` a real directory (made, or replacing what an earlier context left). */
@@ -310,7 +334,8 @@ class DirectorySync {
     setTimes(full, undefined, header.mtime, true);
   }
 
-  #hardlink(full: string, header: tar.Header): void {
+  /** Makes `full` a hard link of what the header names; returns that target (relative). */
+  #hardlink(full: string, header: tar.Header): string {
     const targetPath = contextPath(header.linkname ?? '');
     if (this.#seen.get(targetPath) !== 'other') {
       throw contextError(
@@ -320,31 +345,33 @@ class DirectorySync {
     const target = join(this.#dir, targetPath);
     const targetStat = lstatSync(target);
     const st = lstatOrUndefined(full);
-    if (st && st.ino === targetStat.ino && st.dev === targetStat.dev) return;
+    if (st && st.ino === targetStat.ino && st.dev === targetStat.dev) return targetPath;
     if (st) rmSync(full, { recursive: true, force: true });
     linkSync(target, full);
+    return targetPath;
   }
 
-  /** Keeps or writes a regular file; returns its lstat as left. */
-  async #file(full: string, header: tar.Header, entry: TarEntry): Promise<Stats> {
+  /** Keeps or writes a regular file (`path` relative, `full` absolute); returns its lstat as left. */
+  async #file(path: string, full: string, header: tar.Header, entry: TarEntry): Promise<Stats> {
     const size = header.size ?? 0;
     const mode = (header.mode ?? 0o644) & 0o7777;
     this.stats.files++;
     this.stats.bytes += size;
+    const hash = createHash('sha256');
     const st = lstatOrUndefined(full);
     if (st?.isFile() && st.size === size && size <= COMPARE_LIMIT) {
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk);
       const incoming = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (st.nlink === 1 && sameBytes(full, incoming)) {
-        let changed = false;
-        if ((st.mode & 0o7777) !== mode) {
-          chmodSync(full, mode);
-          changed = true;
+      this.#digests.set(path, `sha256:${hash.update(incoming).digest('hex')}`);
+      const inode = `${st.dev}:${st.ino}`;
+      if (!this.#keptInodes.has(inode) && sameBytes(full, incoming)) {
+        const kept = this.#keep(full, st, mode, header.mtime);
+        if (kept) {
+          this.#keptInodes.add(inode);
+          this.stats.kept++;
+          return kept;
         }
-        if (setTimes(full, st, header.mtime, false)) changed = true;
-        this.stats.kept++;
-        return changed ? lstatSync(full) : st;
       }
       rmSync(full, { force: true });
       this.stats.written++;
@@ -353,13 +380,32 @@ class DirectorySync {
     if (st) rmSync(full, { recursive: true, force: true });
     const fd = createExclusive(full, mode);
     try {
-      for await (const chunk of entry) writeAll(fd, chunk);
+      for await (const chunk of entry) {
+        hash.update(chunk);
+        writeAll(fd, chunk);
+      }
       finishFile(fd, mode, header.mtime);
+      this.#digests.set(path, `sha256:${hash.digest('hex')}`);
       this.stats.written++;
       return fstatSync(fd);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * Leaves a file with the right bytes in place, its mode and mtime corrected; undefined when
+   * they need correcting and the file has other names (a layer's: it must not change), so a new
+   * file replaces it.
+   */
+  #keep(full: string, st: Stats, mode: number, mtime: Date | undefined): Stats | undefined {
+    const modeDiffers = (st.mode & 0o7777) !== mode;
+    const timeDiffers = mtime !== undefined && Math.abs(st.mtimeMs - mtime.getTime()) >= 1;
+    if (!modeDiffers && !timeDiffers) return st;
+    if (st.nlink !== 1) return undefined;
+    if (modeDiffers) chmodSync(full, mode);
+    setTimes(full, st, mtime, false);
+    return lstatSync(full);
   }
 
   /** Removes what the tar did not name (a file of an earlier context that is gone now). */
@@ -426,9 +472,29 @@ function writeNewFile(full: string, mode: number, mtime: Date | undefined, chunk
   }
 }
 
+/** Whether O_NOATIME is allowed here (the daemon owns the files, or is root). */
+let noAtime = true;
+
+/**
+ * Opens a file to read it without moving its atime: the file may be a layer's too, and a
+ * compare is no access worth a metadata write (after a link, relatime would write one per file).
+ */
+function openToCompare(full: string): number {
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
+  if (noAtime) {
+    try {
+      return openSync(full, flags | fsConstants.O_NOATIME);
+    } catch (error) {
+      if (!isErrno(error, 'EPERM')) throw error;
+      noAtime = false;
+    }
+  }
+  return openSync(full, flags);
+}
+
 /** True when the file at `full` (known to be as long) holds exactly `bytes`. */
 function sameBytes(full: string, bytes: Buffer): boolean {
-  const fd = openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  const fd = openToCompare(full);
   try {
     let read = 0;
     while (read < bytes.byteLength) {

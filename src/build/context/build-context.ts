@@ -32,13 +32,29 @@ export class BuildContext {
   #tree: ContextTree | undefined;
 
   readonly #known: ReadonlyMap<string, Stats> | undefined;
+  readonly #handedDigests: ReadonlyMap<string, string> | undefined;
 
-  /** `known`: current lstat results of the context's entries, when the caller has them (ContextIndex.walk). */
-  constructor(dir: string, ignore: DockerIgnore, db: MetadataDatabase, known?: ReadonlyMap<string, Stats>) {
+  /**
+   * `known.stats`: current lstat results of the context's entries, when the caller has them
+   * (ContextIndex.walk); `known.digests`: content digests of its regular files, when the caller
+   * has just hashed their bytes (these are neither hashed again nor looked up in the cache).
+   */
+  constructor(
+    dir: string,
+    ignore: DockerIgnore,
+    db: MetadataDatabase,
+    known: { stats?: ReadonlyMap<string, Stats>; digests?: ReadonlyMap<string, string> } = {},
+  ) {
     this.dir = dir;
     this.#ignore = ignore;
     this.#db = db;
-    this.#known = known;
+    this.#known = known.stats;
+    this.#handedDigests = known.digests;
+  }
+
+  /** The content digest of a regular file of the context. */
+  #digest(entry: ContextFile): string {
+    return this.#handedDigests?.get(entry.path) ?? this.digests().digest(entry);
   }
 
   get loaded(): boolean {
@@ -75,7 +91,6 @@ export class BuildContext {
    */
   selection(rel: string, filter: SelectionFilter): { digest: string; shape: string; plain: boolean } {
     const index = this.index();
-    const digests = this.digests();
     // the lines are hashed in batches: one native call per line cost more than the hashing
     let lines = '';
     let shapeLines = '';
@@ -115,8 +130,10 @@ export class BuildContext {
       let form = '';
       if (e.type === 'file') {
         if (e.hardlinkTo !== undefined) what = form = `link:${e.hardlinkTo}`;
-        else what = digests.digest(e);
-        if (e.nlink > 1) plain = false;
+        else what = this.#digest(e);
+        // a name of an inode with several in the context (not one also named outside it: a
+        // layer's link to a context slot's file, or the user's own link elsewhere)
+        if (index.sharesInode(e)) plain = false;
       } else if (e.type === 'symlink') what = form = e.linkTarget ?? '';
       else if (e.type === 'char-device' || e.type === 'block-device') what = form = String(e.rdev);
       if (e.type !== 'file' && e.type !== 'directory' && e.type !== 'symlink') plain = false;
@@ -149,7 +166,7 @@ export class BuildContext {
   file(path: string): { entry: ContextFile; digest: string } | undefined {
     const entry = this.index().get(path);
     if (!entry) return undefined;
-    return { entry, digest: entry.type === 'file' ? this.digests().digest(entry) : '' };
+    return { entry, digest: entry.type === 'file' ? this.#digest(entry) : '' };
   }
 
   /** Persists the file digests computed in this build. */

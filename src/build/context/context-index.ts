@@ -64,6 +64,8 @@ export class ContextIndex {
   readonly root: string;
   readonly #entries = new Map<string, ContextFile>();
   readonly #children = new Map<string, string[]>();
+  /** `dev:ino` of the regular files met under several names in the walk. */
+  readonly #shared = new Set<string>();
 
   private constructor(root: string) {
     this.root = root;
@@ -104,7 +106,10 @@ export class ContextIndex {
         const key = `${entry.dev}:${entry.ino}`;
         const first = firstNames.get(key);
         if (first === undefined) firstNames.set(key, entry.path);
-        else entry.hardlinkTo = first;
+        else {
+          entry.hardlinkTo = first;
+          index.#shared.add(key);
+        }
       }
       index.#add(entry);
     };
@@ -179,6 +184,15 @@ export class ContextIndex {
 
   get(path: string): ContextFile | undefined {
     return this.#entries.get(path);
+  }
+
+  /**
+   * Whether another path of this context names the same inode (a hard link inside the context).
+   * A file's own link count says less: names outside the context (a user's link elsewhere, a
+   * layer's link to a daemon context slot's file) count too.
+   */
+  sharesInode(entry: ContextFile): boolean {
+    return entry.nlink > 1 && this.#shared.has(`${entry.dev}:${entry.ino}`);
   }
 
   /** Child names of a directory, in walk order (byte order). */

@@ -50,6 +50,7 @@ import type { DockerIgnore, IgnoreMatchInfo } from '../../dockerfile/dockerignor
 import type { ChmodSpec } from '../../dockerfile/instructions/index.ts';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import { resolveInRoot } from '../../image/layer/root-path.ts';
+import type { ContextLinks } from './context-links.ts';
 import { rootPath } from './root-path.ts';
 import type { SourceStat, SourceTree } from './source-tree.ts';
 import type { Owner } from './users.ts';
@@ -69,7 +70,21 @@ export interface CopyOptions {
    * (copy-reuse.ts) needs to know which source entry each target of a layer came from.
    */
   record?: (target: string, source: string) => void;
+  /**
+   * Regular files of the context to hard-link rather than copy (context-links.ts): the copier
+   * plans them, and sees a planned file wherever it looks before writing. Only with a context
+   * tree, and ignored with `owner` or `mode` (a link cannot take another owner or mode).
+   */
+  links?: ContextLinks;
 }
+
+/** What the copier asks of an existing target before writing. */
+interface TargetStat {
+  isDirectory(): boolean;
+}
+
+/** A file planned as a link (context-links.ts): not on disk yet, a regular file for the copier. */
+const PLANNED: TargetStat = { isDirectory: () => false };
 
 /** Go's filepath.Split: the directory keeps its trailing slash. */
 function splitPath(p: string): { dir: string; base: string } {
@@ -107,16 +122,25 @@ function statOrUndefined(path: string, follow: boolean) {
   }
 }
 
-/** fsutil's MkdirAll: creates `path` and missing parents; returns what it created. */
-export function mkdirAll(path: string, perm: number, owner: Owner | undefined): string[] {
-  const st = statOrUndefined(path, true);
+/**
+ * fsutil's MkdirAll: creates `path` and missing parents; returns what it created. `links` names
+ * the files planned as links, which are in the way as files on disk would be.
+ */
+export function mkdirAll(
+  path: string,
+  perm: number,
+  owner: Owner | undefined,
+  links?: ContextLinks,
+): string[] {
+  const st = links?.has(path) ? PLANNED : statOrUndefined(path, true);
   if (st) {
     if (st.isDirectory()) return [];
     throw new InvalidArgumentError(`Cannot create directory ${path}: a file is in the way`);
   }
   const created: string[] = [];
   const parent = dirnameAbs(path.replace(/\/+$/, ''));
-  if (parent !== path && parent !== '/' && parent !== '') created.push(...mkdirAll(parent, perm, owner));
+  if (parent !== path && parent !== '/' && parent !== '')
+    created.push(...mkdirAll(parent, perm, owner, links));
   const again = statOrUndefined(path, false);
   if (again?.isDirectory()) return created;
   mkdirSync(path);
@@ -138,12 +162,20 @@ export class Copier {
   readonly #options: CopyOptions;
   readonly #inodes = new Map<string, string>();
   readonly #parents: ParentDir[] = [];
+  /** Files planned as links instead of copied (CopyOptions.links). */
+  readonly #links: ContextLinks | undefined;
   /** Entries written (for progress and tests). */
   copied = 0;
 
   constructor(dstRoot: string, options: CopyOptions) {
     this.#root = dstRoot;
     this.#options = options;
+    this.#links = options.owner || options.mode ? undefined : options.links;
+  }
+
+  /** What is at `path` for the copier: a planned link is a file. */
+  #statTarget(path: string, follow: boolean): TargetStat | undefined {
+    return this.#links?.has(path) ? PLANNED : statOrUndefined(path, follow);
   }
 
   get #dirPerm(): number {
@@ -154,7 +186,8 @@ export class Copier {
   ensureDestination(destPath: string): void {
     const { dir, base } = splitPath(destPath);
     const ensure = base !== '' && base !== '.' ? dir : destPath;
-    if (ensure !== '') mkdirAll(rootPath(this.#root, ensure), this.#dirPerm, this.#options.owner);
+    if (ensure !== '')
+      mkdirAll(rootPath(this.#root, ensure), this.#dirPerm, this.#options.owner, this.#links);
   }
 
   /** fsutil's Copy for one source: `src` is relative to the tree, `destPath` absolute in the image. */
@@ -165,10 +198,10 @@ export class Copier {
     const srcStat = tree.stat(followed);
     if (!srcStat) throw new NotFoundError(`"/${src}": not found`);
     const srcIsDir = srcStat.type === 'directory';
-    const destStat = statOrUndefined(dst, true);
+    const destStat = this.#statTarget(dst, true);
     if (!srcIsDir && destStat?.isDirectory()) dst = `${dst === '/' ? '' : dst}/${basename(`/${src}`)}`;
     const target = srcIsDir && !destStat ? dst : dirnameAbs(dst);
-    mkdirAll(target, this.#dirPerm, this.#options.owner);
+    mkdirAll(target, this.#dirPerm, this.#options.owner, this.#links);
     this.#copy(tree, followed, '', dst, false, undefined, undefined);
   }
 
@@ -207,7 +240,7 @@ export class Copier {
     const st = tree.stat(src);
     if (!st) throw new NotFoundError(`failed to stat /${src}: no such file or directory`);
     if (!include && st.type !== 'directory') return;
-    const targetStat = absent ? undefined : statOrUndefined(target, false);
+    const targetStat = absent && !this.#links?.has(target) ? undefined : this.#statTarget(target, false);
     if (include) this.#createParentDirs(tree, overwriteMeta);
     if (st.type !== 'directory') {
       if (targetStat?.isDirectory()) {
@@ -215,7 +248,8 @@ export class Copier {
           `cannot replace to directory ${target.slice(this.#root.length) || '/'} with file`,
         );
       }
-      if (targetStat) unlinkSync(target);
+      if (targetStat === PLANNED) this.#links?.drop(target);
+      else if (targetStat) unlinkSync(target);
     }
     let copyInfo = include;
     let restoreTime = false;
@@ -246,6 +280,8 @@ export class Copier {
         const linked = st.inode !== undefined ? this.#inodes.get(st.inode) : undefined;
         if (linked !== undefined) {
           linkSync(linked, target);
+        } else if (st.inode === undefined && this.#links?.plan(src, st, target)) {
+          // linked into the layer after the unmount; its mode and times are the source's own
         } else {
           copyContent(tree.absolute(src), target, st);
           if (st.inode !== undefined) this.#inodes.set(st.inode, target);
@@ -273,6 +309,7 @@ export class Copier {
       this.#options.record?.(target, src);
     } else if (restoreTime && targetStat) {
       setTimes(target, st);
+      this.#links?.dated(target);
       this.#options.record?.(target, src);
     }
   }
@@ -282,7 +319,7 @@ export class Copier {
       if (parent.copied) continue;
       const st = tree.stat(parent.src);
       if (st?.type !== 'directory') throw new InvalidArgumentError(`/${parent.src} is not a directory`);
-      const created = copyDirectoryOnly(parent.dst, st, overwriteMeta);
+      const created = copyDirectoryOnly(parent.dst, st, overwriteMeta, this.#links);
       if (created) {
         this.#copyFileInfo(st, parent.dst, true);
         this.#options.record?.(parent.dst, parent.src);
@@ -306,7 +343,7 @@ export class Copier {
     let created = false;
     const parent: ParentDir = { src, dst, copied: false };
     if (include) {
-      created = copyDirectoryOnly(dst, st, overwriteMeta);
+      created = copyDirectoryOnly(dst, st, overwriteMeta, this.#links);
       parent.copied = true;
     }
     this.#parents.push(parent);
@@ -349,6 +386,7 @@ export class Copier {
       chmodSync(target, mode);
     }
     setTimes(target, st);
+    if (st.type === 'directory') this.#links?.dated(target);
   }
 }
 
@@ -393,8 +431,13 @@ function setTimes(target: string, st: SourceStat): void {
 }
 
 /** Makes the directory `dst` unless it exists; an existing directory takes the mode when asked. */
-function copyDirectoryOnly(dst: string, st: SourceStat, overwriteMeta: boolean): boolean {
-  const existing = statOrUndefined(dst, false);
+function copyDirectoryOnly(
+  dst: string,
+  st: SourceStat,
+  overwriteMeta: boolean,
+  links: ContextLinks | undefined,
+): boolean {
+  const existing = links?.has(dst) ? PLANNED : statOrUndefined(dst, false);
   if (!existing) {
     mkdirSync(dst, { mode: st.mode & 0o777 });
     return true;

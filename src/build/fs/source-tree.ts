@@ -65,20 +65,9 @@ export class ContextTree implements SourceTree {
       rdev: e.rdev,
     };
     if (e.linkTarget !== undefined) stat.linkTarget = e.linkTarget;
-    if (e.type === 'file' && this.#multiLinked().has(`${e.dev}:${e.ino}`)) stat.inode = `${e.dev}:${e.ino}`;
+    // inodes with several names in the context are copied as hard links of the first
+    if (e.type === 'file' && this.index.sharesInode(e)) stat.inode = `${e.dev}:${e.ino}`;
     return stat;
-  }
-
-  #multi: Set<string> | undefined;
-
-  /** Inodes with several names in the context (copied as hard links of the first). */
-  #multiLinked(): Set<string> {
-    if (!this.#multi) {
-      this.#multi = new Set();
-      for (const e of this.index.entries())
-        if (e.hardlinkTo !== undefined) this.#multi.add(`${e.dev}:${e.ino}`);
-    }
-    return this.#multi;
   }
 
   children(rel: string): readonly string[] {

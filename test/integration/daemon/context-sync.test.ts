@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+} from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,10 +155,10 @@ describe('syncContext', () => {
     assert.ok(stats2.removed >= 2, `removed ${stats2.removed}`); // src/gone.txt, old-dir
     assert.equal(existsSync(join(dir, 'old-dir')), false);
 
-    // the same context again: nothing written but src/new.txt, which has a hard link (a file
-    // with links is always written again: links left by an earlier context cannot be told apart)
+    // the same context again: nothing written, src/new.txt and its hard link src/hard.txt kept
     const stats3 = await syncContext(chunksOf(second), dir, { signal });
-    assert.equal(stats3.written, 1);
+    assert.equal(stats3.written, 0);
+    assert.equal(stats3.kept, stats3.files);
     assert.equal(stats3.removed, 0);
     assert.deepEqual(describeTree(dir), describeTree(join(work, 'expected-2')));
   });
@@ -184,6 +192,54 @@ describe('syncContext', () => {
     }
     const linked = await syncContext(chunksOf(await tarOf(SECOND)), dir, { signal });
     assert.equal(linked.entries, undefined, 'a hard link moves link counts: nothing handed over');
+  });
+
+  it('never changes a file with another name in place, and hashes every file it passes', async () => {
+    const signal = new AbortController().signal;
+    const dir = join(work, 'shared');
+    const elsewhere = join(work, 'shared-layer');
+    await mkdir(elsewhere);
+    const first: Entry[] = [
+      { name: 'meta.txt', content: 'same bytes' },
+      { name: 'plain.txt', content: 'plain' },
+      { name: 'a.txt', content: 'linked in the tar' },
+      { name: 'b.txt', type: 'link', linkname: 'a.txt' },
+    ];
+    const stats1 = await syncContext(chunksOf(await tarOf(first)), dir, { signal });
+    const sha = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    assert.deepEqual(Object.fromEntries(stats1.digests ?? []), {
+      'meta.txt': sha('same bytes'),
+      'plain.txt': sha('plain'),
+      'a.txt': sha('linked in the tar'),
+      'b.txt': sha('linked in the tar'),
+    });
+    // what a COPY does with the files of a context slot: another name, in a layer
+    linkSync(join(dir, 'meta.txt'), join(elsewhere, 'meta.txt'));
+    linkSync(join(dir, 'plain.txt'), join(elsewhere, 'plain.txt'));
+    const layerMeta = lstatSync(join(elsewhere, 'meta.txt'));
+
+    // the same bytes with another mode and mtime; the same bytes unchanged; and the earlier hard
+    // link now two files of the same bytes
+    const second: Entry[] = [
+      { name: 'meta.txt', content: 'same bytes', mode: 0o600, mtime: T0 + 100 },
+      { name: 'plain.txt', content: 'plain' },
+      { name: 'a.txt', content: 'linked in the tar' },
+      { name: 'b.txt', content: 'linked in the tar' },
+    ];
+    const stats2 = await syncContext(chunksOf(await tarOf(second)), dir, { signal });
+    // kept: plain.txt (its other name does not matter while nothing changes) and a.txt
+    assert.equal(stats2.kept, 2);
+    assert.equal(lstatSync(join(dir, 'plain.txt')).ino, lstatSync(join(elsewhere, 'plain.txt')).ino);
+    assert.notEqual(lstatSync(join(dir, 'a.txt')).ino, lstatSync(join(dir, 'b.txt')).ino);
+    // meta.txt is a new file: its other name keeps the mode, mtime and bytes it had
+    assert.notEqual(lstatSync(join(dir, 'meta.txt')).ino, layerMeta.ino);
+    const after = lstatSync(join(elsewhere, 'meta.txt'));
+    assert.deepEqual([after.mode, after.mtimeMs, after.nlink], [layerMeta.mode, layerMeta.mtimeMs, 1]);
+    assert.equal(readFileSync(join(elsewhere, 'meta.txt'), 'utf8'), 'same bytes');
+    assert.equal(stats2.digests?.get('b.txt'), sha('linked in the tar'));
+    // once the other name is gone (the tree compares link groups), the directory is tar -x's
+    await rm(join(elsewhere, 'plain.txt'));
+    assert.deepEqual(describeTree(dir), describeTree(await gnuTar(await tarOf(second), 'expected-shared')));
   });
 
   it('reads gzip contexts and the docker CLI tar that ends without padding or end blocks', async () => {
