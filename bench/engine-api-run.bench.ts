@@ -7,6 +7,9 @@
 // (scripts/make-base-images.sh) goes into dockerd with `docker import` and the same ENV and CMD.
 // Runs alternate between the two so machine load hits both alike; medians of N runs, then the
 // ratio (goal: Wharf at most 0.25x dockerd). Both daemons are stopped by their PIDs at the end.
+// With WHARF_RUN_TRACE=1 the Wharf daemon traces its phases (src/util/phase-trace.ts) and the
+// benchmark also prints where its time goes: each phase's median offset from the run's first
+// request (bench/helpers/run-trace.ts), from the same runs (tracing costs a write per phase).
 // Needs `apt-get install docker.io`, busybox-static, the docker CLI at /usr/local/bin/docker.
 // Run: node --import tsx bench/engine-api-run.bench.ts [iterations]
 import { existsSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { busyboxTarball } from './helpers/busybox.ts';
 import { DOCKERD, startDockerd } from './helpers/dockerd.ts';
 import { startWharfService } from './helpers/engine-api.ts';
 import { must } from './helpers/process.ts';
+import { formatTimeline, traceRuns, traceTimeline } from './helpers/run-trace.ts';
 import { median } from './helpers/stats.ts';
 
 const iterations = Number(process.argv[2] ?? 15);
@@ -25,12 +29,14 @@ const iterations = Number(process.argv[2] ?? 15);
 interface Daemon {
   name: string;
   env: NodeJS.ProcessEnv;
+  /** The daemon's stderr so far (Wharf's: its run trace with WHARF_RUN_TRACE=1). */
+  log?: () => string;
   stop(): Promise<void>;
 }
 
 async function startWharf(dir: string): Promise<Daemon> {
   const service = await startWharfService(dir, { cli: DOCKER_CLI });
-  return { name: 'wharf', env: service.env, stop: service.stop };
+  return { name: 'wharf', env: service.env, log: service.log, stop: service.stop };
 }
 
 async function startDocker(dir: string, tarball: string): Promise<Daemon> {
@@ -72,6 +78,15 @@ try {
   console.log(
     `  ratio wharf/dockerd           ${ratio.toFixed(2).padStart(8)}x    (goal <= 0.25x: ${ratio <= 0.25 ? 'met' : 'not met'})`,
   );
+  const log = daemons.find((daemon) => daemon.name === 'wharf')?.log?.();
+  if (process.env.WHARF_RUN_TRACE === '1' && log !== undefined) {
+    // the two warm-up runs left out, as in the timings
+    const runs = traceRuns(log, { first: 'api: HEAD /_ping', keep: '/containers/create' }).slice(2);
+    console.log(
+      `where wharf system service's time goes (median offset from the CLI's first request, ${runs.length} runs):`,
+    );
+    console.log(formatTimeline(traceTimeline(runs)));
+  }
 } finally {
   for (const daemon of daemons.reverse()) await daemon.stop().catch(() => undefined);
   await rm(work, { recursive: true, force: true }).catch((error: unknown) =>

@@ -59,6 +59,8 @@ export interface WharfService {
   /** Environment for the docker CLI: DOCKER_HOST at the service's socket, DOCKER_CONFIG `DIR/cli`. */
   env: NodeJS.ProcessEnv;
   child: ChildProcess;
+  /** What the service wrote on stderr so far (its run trace with `WHARF_RUN_TRACE=1`). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -93,5 +95,5 @@ export async function startWharfService(dir: string, options: WharfServiceOption
     await stopByPid(child);
     throw new Error(`${options.name ?? 'wharf system service'} did not start: ${log().slice(-1500)}`);
   }
-  return { root, env, child, stop: () => stopByPid(child) };
+  return { root, env, child, log, stop: () => stopByPid(child) };
 }

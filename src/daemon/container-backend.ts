@@ -22,6 +22,7 @@ import type { ContainerBackend, WaitCondition } from '../engine-api/routes/conta
 import type { Filters, JsonObject } from '../engine-api/routes/json-types.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { Platform } from '../oci/platform.ts';
+import { tracePhase } from '../util/phase-trace.ts';
 import type { ContainerWatch } from './container-watch.ts';
 import { consoleSizeOf, createRequestFromBody } from './create-request.ts';
 
@@ -120,7 +121,10 @@ export class LocalContainerBackend implements ContainerBackend {
     // root filesystem is mounted while the client attaches and asks to wait (a start or a
     // removal that comes meanwhile waits for that mount, see container-lifecycle.ts).
     const attached = create.config.AttachStdout === true || create.config.AttachStderr === true;
-    if (attached && create.hostConfig?.AutoRemove === true) void this.#service.premount(id);
+    if (attached && create.hostConfig?.AutoRemove === true) {
+      tracePhase('premount: begin', id);
+      void this.#service.premount(id).then(() => tracePhase('premount: done', id));
+    }
     this.#watch.poke();
     return { Id: id, Warnings: warnings };
   }

@@ -282,6 +282,7 @@ export class ContainerWatch {
     }
     if (!after.definition.HostConfig.AutoRemove || isActive(after.state)) return;
     await this.#released(record.id);
+    tracePhase('watch: removing', record.id);
     const current = this.#service.context.records.get(record.id);
     if (current && current.generation === record.generation && !isActive(current.state)) {
       await this.serialize(record.id, () => this.#service.remove(record.id, { force: false })).catch(

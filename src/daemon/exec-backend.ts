@@ -133,6 +133,16 @@ async function firstChild(pid: number | string): Promise<string | undefined> {
   return children.trim().split(/\s+/)[0] || undefined;
 }
 
+/** The last process down the first-child line from `pid` (below it), or undefined when it has none. */
+async function leafChild(pid: number): Promise<string | undefined> {
+  let leaf: string | undefined;
+  for (let next = await firstChild(pid), depth = 0; next !== undefined && depth < 8; depth++) {
+    leaf = next;
+    next = await firstChild(next);
+  }
+  return leaf;
+}
+
 export class LocalExecBackend implements ExecBackend {
   readonly #service: ContainerService;
   readonly #execs = new Map<string, ExecInstance>();
@@ -366,7 +376,7 @@ export class LocalExecBackend implements ExecBackend {
           );
           // The first size gates the input: wait until the runtime has passed it on to the
           // process's own terminal (it does so on the SIGWINCH this caused, a moment later).
-          if (exec.sized) await this.#innerTerminalSized(exec.terminalHolder, size);
+          if (exec.sized) await this.#innerTerminalSized(exec, size);
           return;
         }
       }
@@ -374,19 +384,33 @@ export class LocalExecBackend implements ExecBackend {
     }
   }
 
-  /** Waits (briefly) until the exec'd process's terminal, inside, reports `size`. */
-  async #innerTerminalSized(holder: number, size: { height: number; width: number }): Promise<void> {
+  /**
+   * Waits (up to about a second) until the exec'd process's terminal, inside, reports `size`.
+   * The process is the leaf of the holder's tree (script -> runtime -> [the runtime's own
+   * intermediate child] -> process): a loaded machine may not have spawned it yet, and an
+   * intermediate's stdin is the outer terminal, sized already, so nothing short of the leaf's
+   * own terminal having the size lets the input go. A size set on the outer terminal before the
+   * runtime listens for SIGWINCH never reaches the inner one (seen as `0 0` for good): after a
+   * few tries the inner terminal is sized directly, through the process's own stdin.
+   */
+  async #innerTerminalSized(exec: ExecInstance, size: { height: number; width: number }): Promise<void> {
     const want = `${size.height} ${size.width}`;
-    for (let attempt = 0; attempt < 30; attempt++) {
-      const runtimePid = await firstChild(holder);
-      const processPid = runtimePid ? await firstChild(runtimePid) : undefined;
-      if (!processPid) return;
-      const seen = await new Promise<string>((resolve) =>
-        execFile('stty', ['-F', `/proc/${processPid}/fd/0`, 'size'], { timeout: 2000 }, (error, stdout) =>
-          resolve(error ? '' : stdout.trim()),
+    const stty = (args: string[]) =>
+      new Promise<string | undefined>((resolve) =>
+        execFile('stty', args, { timeout: 2000 }, (error, stdout) =>
+          resolve(error ? undefined : stdout.trim()),
         ),
       );
-      if (seen === want || seen === '') return;
+    for (let attempt = 0; attempt < 100 && exec.finishedAt === undefined; attempt++) {
+      const leaf = exec.terminalHolder === undefined ? undefined : await leafChild(exec.terminalHolder);
+      if (leaf !== undefined) {
+        const terminal = `/proc/${leaf}/fd/0`;
+        const seen = await stty(['-F', terminal, 'size']);
+        if (seen === want) return;
+        if (seen !== undefined && attempt >= 3) {
+          await stty(['-F', terminal, 'rows', String(size.height), 'cols', String(size.width)]);
+        }
+      }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -373,6 +373,7 @@ export class EngineApiServer {
           Upgrade: 'tcp',
         }),
       );
+      tracePhase(`api: upgraded ${method} ${req.url}`);
       // stdin gets its own stream: a consumer that finishes with it (a `for await` destroys what
       // it iterates) must not tear down the socket, whose write side still carries the output
       const input = new PassThrough();
@@ -389,6 +390,7 @@ export class EngineApiServer {
         await reply.run(connection);
       } finally {
         connection.close();
+        tracePhase(`api: closed ${method} ${req.url}`);
       }
     } catch (error) {
       status = statusOfError(error);
