@@ -4,6 +4,8 @@
 // health checks, and the verbs around them (ps, inspect, rename, pause, kill, wait, events).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { wharfBin } from '../../helpers/wharf.ts';
 import {
@@ -209,6 +211,37 @@ describe('container lifecycle', { skip }, () => {
         (await fx.wharf(['exec', 'box', 'cat', '/tmp/d'])).stdout.trim() === 'detached' ? true : undefined,
       'exec -d',
     );
+    // Each attached exec is recorded as Docker's create, start, then die with its code (the first
+    // two while the runtime starts the process), and leaves none of the runtime's scratch files.
+    const events = (
+      await fx.ok([
+        'events',
+        '--since',
+        '5m',
+        '--until',
+        '0s',
+        '--filter',
+        'container=box',
+        '--format',
+        '{{json .}}',
+      ])
+    )
+      .split('\n')
+      .map((line) => JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } })
+      .filter((event) => event.Action.startsWith('exec_'));
+    const byExec = new Map<string | undefined, typeof events>();
+    for (const event of events) {
+      const id = event.Actor.Attributes.execID;
+      byExec.set(id, [...(byExec.get(id) ?? []), event]);
+    }
+    const exit4 = [...byExec.values()].find((group) => group[0]?.Action === 'exec_create: sh -c exit 4');
+    assert.deepEqual(
+      exit4?.map((event) => event.Action),
+      ['exec_create: sh -c exit 4', 'exec_start: sh -c exit 4', 'exec_die'],
+    );
+    assert.equal(exit4?.[2]?.Actor.Attributes.exitCode, '4');
+    assert.ok(byExec.size >= 7, `every exec recorded (${byExec.size})`);
+    assert.deepEqual(await readdir(join(fx.root, 'runtime', 'scratch')), []);
     await fx.ok(['rm', '-f', 'box']);
     const stopped = await fx.wharf(['exec', 'box', 'true']);
     assert.notEqual(stopped.code, 0);

@@ -2,7 +2,9 @@
 // resume, update, ps, kill; attach through conmon's socket; the runtime probe.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +138,59 @@ describe('runtime driver', { skip }, () => {
     }
     await stopContainer(c.location, fixture.driver, { timeoutMs: 0 });
     await fixture.driver.delete(c.id);
+  });
+
+  it("execs through the launch it is given, whose environment stays the runtime's, leaving no scratch files", async () => {
+    const c = await fixture.run({ args: ['sleep', '1000'], env: ['PATH=/bin'] });
+    const base = await containerProcess(c.bundle);
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-launch-'));
+    try {
+      // a launch that notes how it was run, then runs the runtime (as crun's read-only view would)
+      const runtime = join(dir, 'runtime');
+      await writeFile(
+        runtime,
+        `#!/bin/sh\necho "$WHARF_TEST_LAUNCH $*" >> ${dir}/launched\nexec ${fixture.driver.binary} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const launch = { path: runtime, env: { WHARF_TEST_LAUNCH: 'launched' } };
+
+      const attached = await fixture.driver.exec(
+        c.id,
+        buildExecProcess(base, { args: ['sh', '-c', 'echo "[$WHARF_TEST_LAUNCH]"; exit 3'] }),
+        { launch },
+      );
+      const out = new Collect();
+      attached.child.stdout!.pipe(out);
+      assert.equal(await attached.exitCode, 3);
+      await until(() => out.text.length > 0, 'exec output');
+      assert.equal(out.text, '[]\n', "the runtime's environment is not the process's");
+
+      const detached = await fixture.driver.exec(c.id, buildExecProcess(base, { args: ['sleep', '500'] }), {
+        launch,
+        detach: true,
+      });
+      assert.ok((await fixture.driver.ps(c.id)).includes(detached.pid));
+      await assert.rejects(
+        fixture.driver
+          .exec(c.id, buildExecProcess(base, { args: ['/no/such/thing'] }), { launch })
+          .then((session) => session.exitCode),
+        { name: 'FailedPreconditionError', message: /no\/such\/thing/ },
+      );
+
+      const launched = (await readFile(join(dir, 'launched'), 'utf8')).trim().split('\n');
+      assert.equal(launched.length, 3);
+      for (const line of launched) assert.match(line, /^launched .* exec .*--process /);
+      const scratch = await readdir(join(fixture.root, 'runtime', 'scratch')).catch(() => []);
+      assert.deepEqual(
+        scratch.filter((name) => name.includes(c.id)),
+        [],
+        'process.json, pid and log files removed',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await stopContainer(c.location, fixture.driver, { timeoutMs: 0 });
+      await fixture.driver.delete(c.id);
+    }
   });
 
   it('creates and starts directly, without conmon', async () => {
