@@ -346,6 +346,11 @@ describe('hot verbs', () => {
       [['exec', 'c1', 'ps'], 'exec'],
       [['--debug', 'inspect', 'x'], 'inspect'],
       [['run', 'busybox', 'container'], 'run'],
+      // a detached run has a cache of its own: it runs none of a foreground run's exit path
+      [['run', '-d', '--name', 's', 'busybox', 'sleep', '9'], 'run detached'],
+      [['container', 'run', '-dit', 'busybox'], 'run detached'],
+      [['run', '--detach', 'busybox'], 'run detached'],
+      [['run', '-it', 'busybox', 'sh'], 'run'],
       // help ends well without running the action; servers and streams do not learn
       [['run', '--help'], undefined],
       [['-h', 'ps'], undefined],
