@@ -18,6 +18,7 @@ import { SeccompBpfCache } from '../runtime/seccomp-bpf-cache.ts';
 import type { MountRequest, NetworkMode } from '../runtime/spec.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { type ContainerDefinition, type ContainerRecord, ContainerRecords } from './container-records.ts';
+import { sweepContainerTrash } from './container-trash.ts';
 import type { ContainerInspect, ContainerSummary } from './docker-types.ts';
 import { nowNanos } from './timestamps.ts';
 
@@ -133,7 +134,12 @@ export class ContainerContext {
   }
 
   snapshotter(): Promise<Snapshotter> {
-    this.#snapshotter ??= this.#openSnapshotter();
+    // the snapshotter's open sweeps what dead processes left of snapshots; the containers'
+    // trash directories (container-trash.ts) are swept at the same moment
+    this.#snapshotter ??= Promise.all([
+      this.#openSnapshotter(),
+      sweepContainerTrash(this.root).catch(() => undefined),
+    ]).then(([snapshotter]) => snapshotter);
     return this.#snapshotter;
   }
 

@@ -31,7 +31,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, NotFoundError } from '../errors/index.ts';
+import { ConflictError, isErrno, NotFoundError } from '../errors/index.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
@@ -44,6 +44,7 @@ import { readHostFacts } from '../runtime/host-facts.ts';
 import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { type MountRequest, type NetworkMode, serializeRuntimeSpec } from '../runtime/spec.ts';
+import { deleteInBackground } from '../util/background-delete.ts';
 import { tracePhase } from '../util/phase-trace.ts';
 import { effectiveHealthcheck } from './container-config.ts';
 import type { ContainerContext } from './container-context.ts';
@@ -52,6 +53,7 @@ import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
 import { containerRuntimeSpec } from './container-spec.ts';
 import { isActive, transition } from './container-state.ts';
+import { moveToTrash } from './container-trash.ts';
 import { spawnHealthLoop, stopHealthLoop } from './health-check.ts';
 import { isMountPointSync } from './mount-points.ts';
 import { mkdirInRoot, readFileInRoot } from './root-files.ts';
@@ -429,7 +431,12 @@ async function hasRuntimeState(driver: { stateDir: string }, id: string): Promis
  * remove a cgroup that holds processes (EBUSY), so no list of them is read first: the refusal
  * says it, and the state directory is still there for the runtime.
  */
-async function releaseRuntimeState(driver: RuntimeDriver, id: string, cgroupsPath: string): Promise<void> {
+async function releaseRuntimeState(
+  root: string,
+  driver: RuntimeDriver,
+  id: string,
+  cgroupsPath: string,
+): Promise<void> {
   const viaRuntime = () =>
     driver.delete(id, { force: true }).catch((error: unknown) => {
       if (!(error instanceof NotFoundError)) throw error;
@@ -439,7 +446,15 @@ async function releaseRuntimeState(driver: RuntimeDriver, id: string, cgroupsPat
   } catch {
     return viaRuntime();
   }
-  await rm(join(driver.stateDir, id), { recursive: true, force: true });
+  // The state directory is renamed into the containers' trash (one rename instead of a
+  // directory's worth of unlinks before the exit is recorded) and deleted in the background;
+  // on another file system (a runtime state dir on tmpfs), it is deleted here.
+  const state = join(driver.stateDir, id);
+  const trash = await moveToTrash(root, state).catch((error: unknown) => {
+    if (!isErrno(error, 'EXDEV')) throw error;
+    return rm(state, { recursive: true, force: true }).then(() => undefined);
+  });
+  if (trash !== undefined) deleteInBackground(trash);
 }
 
 /** conmon's exit command for run `generation`: `wharf container cleanup`, guarded (see EXIT_GUARD). */
@@ -497,8 +512,12 @@ function parseSize(text: string | undefined): number | undefined {
 export interface CleanupOptions {
   /** Apply the restart policy (false: the exit is recorded, the container stays exited). */
   restart?: boolean;
-  /** Apply `--rm` (default true). */
-  autoRemove?: boolean;
+  /**
+   * Apply `--rm` (default true). A function is asked at the moment of the removal, under the
+   * lock: the daemon removes in the same step unless an attached session still holds the
+   * container (then it removes later, itself).
+   */
+  autoRemove?: boolean | (() => boolean);
 }
 
 export interface CleanupResult {
@@ -623,7 +642,7 @@ async function cleanupRunOnce(
     }
     await stopHealthLoop(current);
     await Promise.all([
-      releaseRuntimeState(driver, id, cgroupsPath),
+      releaseRuntimeState(context.root, driver, id, cgroupsPath),
       unmountRootfs(context, current),
       context.runCleanupHooks('stopped', current),
     ]);
@@ -649,7 +668,9 @@ async function cleanupRunOnce(
     context.emit('die', record, { exitCode: String(exitCode) });
     await context.runCleanupHooks('exit', record);
     tracePhase('cleanup: done', id);
-    if (!restart && options.autoRemove !== false && record.definition.HostConfig.AutoRemove) {
+    const autoRemove =
+      typeof options.autoRemove === 'function' ? options.autoRemove() : options.autoRemove !== false;
+    if (!restart && record.definition.HostConfig.AutoRemove && autoRemove) {
       // `--rm`: removed under the same lock, without releasing again what was just released
       await removeContainer(context, id, { force: false, volumes: true, released: true }).catch(
         (error: unknown) => {
@@ -819,22 +840,29 @@ export async function removeContainer(
           })(),
           unmountRootfs(context, removing),
         ] as const);
-      // then its files, all at once: the writable layer, the container's directory, conmon's
+      // then its files, all at once: the writable layer and the container's directory are
+      // renamed away (their contents are deleted after the answer, see below), conmon's go
       const runtime = runtimePaths(context.root);
-      await settleAll([
+      const [, trash] = await settleAll([
         context.snapshotter().then((snapshotter) =>
           snapshotter
             .remove(removing.definition.SnapshotKey, {
               volatile: removing.definition.HostConfig.AutoRemove === true,
+              background: true,
             })
             .catch((error: unknown) => {
               if (!(error instanceof NotFoundError)) throw error;
             }),
         ),
-        rm(paths.dir, { recursive: true, force: true }),
+        moveToTrash(context.root, paths.dir),
         rm(join(runtime.exitDir, id), { force: true }),
         rm(join(runtime.socketDir, id), { force: true }),
       ] as const);
+      // Deleting a few hundred files takes milliseconds that `wait?condition=removed` need not
+      // wait for: nothing is left at the container's paths. A process that dies before these
+      // finish leaves `rm-PID-...` names, which the sweeps of `sweepContainerTrash` and the
+      // snapshotter's open delete; a CLI process waits for them before it ends.
+      if (trash !== undefined) deleteInBackground(trash);
       context.records.delete(id);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -33,6 +33,7 @@ import { ContainerContext, type ContainerServiceOptions } from './container-cont
 import { type ExecHandle, type ExecRequest, execInContainer } from './container-exec.ts';
 import { type ContainerFilters, containerMatcher } from './container-filters.ts';
 import {
+  type CleanupOptions,
   type CleanupResult,
   cleanupRun,
   killAndCleanup,
@@ -360,11 +361,7 @@ export class ContainerService implements Disposable {
   }
 
   /** Handles the exit of run `generation` (conmon's exit command; idempotent). */
-  cleanup(
-    id: string,
-    generation: number,
-    options: { restart?: boolean; autoRemove?: boolean } = {},
-  ): Promise<CleanupResult> {
+  cleanup(id: string, generation: number, options: CleanupOptions = {}): Promise<CleanupResult> {
     return cleanupRun(this.context, id, generation, options);
   }
 

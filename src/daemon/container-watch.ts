@@ -262,11 +262,16 @@ export class ContainerWatch {
 
   /**
    * Handles a run's exit: recorded at once (`die`), then `--rm`'s removal once the sessions
-   * holding the container (attached clients still reading its log) are done with it.
+   * holding the container (attached clients still reading its log) are done with it: in the
+   * same step (under the same lock, without releasing again what the exit's handling just
+   * released) when none holds it by then, which is usual (an attached client's stream closes
+   * when the container exits), else below once they let go.
    */
   async #cleanup(record: ContainerRecord): Promise<void> {
     const handle = () =>
-      this.#service.cleanup(record.id, record.generation, { autoRemove: false }).catch(() => undefined);
+      this.#service
+        .cleanup(record.id, record.generation, { autoRemove: () => !this.#holds.has(record.id) })
+        .catch(() => undefined);
     // A restart policy's back-off runs inside the cleanup: holding the container that long would
     // keep `docker stop` waiting, so those runs are handled outside `serialize`.
     const policy = record.definition.HostConfig.RestartPolicy?.Name ?? 'no';

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../errors/index.ts';
+import { deleteInBackground } from '../util/background-delete.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { diskUsage } from './disk-usage.ts';
 import { SnapshotMetaStore, type SnapshotRow } from './metastore.ts';
@@ -119,7 +120,10 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       this.afterRemove(row);
       return to;
     }, durability(options));
-    await rm(trash, { recursive: true, force: true });
+    // the row is gone and the directory renamed: a process that dies now leaves `rm-PID-...`,
+    // which the next open's sweep deletes
+    if (options.background === true) deleteInBackground(trash);
+    else await rm(trash, { recursive: true, force: true });
   }
 
   async walk(fn: (info: SnapshotInfo) => void | Promise<void>, filter: WalkFilter = {}): Promise<void> {

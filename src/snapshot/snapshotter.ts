@@ -61,6 +61,12 @@ export interface SnapshotOptions {
 export interface RemoveOptions {
   /** The snapshot was made `volatile`: its removal is not waited onto the disk either. */
   volatile?: boolean;
+  /**
+   * Resolve once the row is deleted and the directory renamed away (`rm-PID-...`); its contents
+   * are deleted afterwards (see util/background-delete.ts), or by the sweep of the next `open`
+   * when this process dies first.
+   */
+  background?: boolean;
 }
 
 export interface WalkFilter {

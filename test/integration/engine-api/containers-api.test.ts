@@ -4,9 +4,12 @@
  * namespace, links, a log driver), published ports and mounts passed to the layers, 304 for a
  * start or stop that changes nothing, the three wait conditions, attach with `logs=1&stream=0`,
  * logs with `tail` and `since`, the stats JSON `docker stats` computes from, a quiet events
- * stream that ends at `until`, exec errors, and `top` with `ps_args`.
+ * stream that ends at `until`, exec errors, and `top` with `ps_args`; an `--rm` container's
+ * removal (events in order, no path left) with and without an attached reader.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { baseImagesMissing, ensureBaseImages } from '../../helpers/base-images.ts';
 import { socketRequest, startWharfDaemon, type WharfDaemon } from '../../helpers/wharf-daemon.ts';
@@ -154,6 +157,39 @@ describe('Engine API container routes over HTTP', { skip: baseImagesMissing(), t
     assert.deepEqual((await waiting).json(), { StatusCode: 8 });
     assert.equal((await api('GET', `/containers/${removed}/json`)).status, 404);
     assert.equal((await api('POST', `/containers/${created}/wait?condition=sometime`)).status, 400);
+  });
+
+  it('removes an --rm container in order, leaving none of its paths, with and without an attached reader', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    // a hold: an attached stream reading the output keeps the removal until it has it all
+    const attached = await create({ Cmd: ['sh', '-c', 'echo bye'], HostConfig: { AutoRemove: true } });
+    const reading = rawGet(`/containers/${attached}/attach?stream=1&stdout=1&stderr=1`);
+    const plain = await create({ Cmd: ['true'], HostConfig: { AutoRemove: true } });
+    for (const id of [attached, plain]) {
+      const waiting = api('POST', `/containers/${id}/wait?condition=removed`);
+      assert.equal((await api('POST', `/containers/${id}/start`)).status, 204);
+      assert.deepEqual((await waiting).json(), { StatusCode: 0 });
+      assert.equal((await api('GET', `/containers/${id}/json`)).status, 404);
+      const all = (await api('GET', '/containers/json?all=1')).json() as Array<{ Id: string }>;
+      assert.ok(!all.some((c) => c.Id === id), 'ps -a never shows it once removed');
+      // the files may still be going (renamed away), but nothing is at the container's paths
+      for (const path of [join(daemon!.root, 'containers', id), join(daemon!.root, 'runtime/state/crun', id)])
+        assert.equal(existsSync(path), false, `${path} is gone`);
+    }
+    assert.deepEqual(
+      frames(await reading).map(([, text]) => text),
+      ['bye\n'],
+    );
+    const until = Math.floor(Date.now() / 1000) + 1;
+    for (const id of [attached, plain]) {
+      const filters = encodeURIComponent(JSON.stringify({ container: [id], type: ['container'] }));
+      const events = (await api('GET', `/events?since=${since}&until=${until}&filters=${filters}`)).body
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line).Action as string)
+        .filter((action) => ['create', 'start', 'die', 'destroy'].includes(action));
+      assert.deepEqual(events, ['create', 'start', 'die', 'destroy']);
+    }
   });
 
   it('replays the output with attach logs=1&stream=0, and logs with tail and since', async () => {

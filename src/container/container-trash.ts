@@ -1,0 +1,60 @@
+/**
+ * Where a removed container's directory (and a stopped run's runtime state directory) goes
+ * before it is deleted: renamed to
+ * `ROOT/containers/rm-PID-RANDOM` (a container id is 64 hex digits, so no id looks like that),
+ * which leaves the container's own path free at once, and then deleted in the background
+ * (util/background-delete.ts). A process that dies first leaves the trash directory under its
+ * pid; `sweepContainerTrash` (run when a container service opens its snapshotter, next to the
+ * snapshotter's own sweep) deletes those of dead processes.
+ *
+ * @example
+ * const trash = await moveToTrash(root, containerPaths(root, id).dir);
+ * if (trash !== undefined) deleteInBackground(trash);
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from '../errors/index.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
+import { containersDir } from './container-paths.ts';
+
+const TRASH_NAME = /^rm-(\d+)-/;
+
+function trashPath(root: string): string {
+  return join(containersDir(root), `rm-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Renames `dir` (a container's directory) into the trash; undefined when there was no `dir`. */
+export async function moveToTrash(root: string, dir: string): Promise<string | undefined> {
+  const trash = trashPath(root);
+  try {
+    await rename(dir, trash);
+    return trash;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+/** Deletes the trash directories that dead processes left under `ROOT/containers`. */
+export async function sweepContainerTrash(root: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(containersDir(root));
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  for (const name of names) {
+    const match = TRASH_NAME.exec(name);
+    if (!match || isProcessAlive(Number(match[1]))) continue;
+    // claimed by a rename first: of two sweepers, only one deletes it
+    const mine = trashPath(root);
+    try {
+      await rename(join(containersDir(root), name), mine);
+    } catch {
+      continue;
+    }
+    await rm(mine, { recursive: true, force: true });
+  }
+}
