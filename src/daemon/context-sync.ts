@@ -72,6 +72,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { InvalidArgumentError, isErrno } from '../errors/index.ts';
+import { lstatOrUndefined } from '../util/sync-fs.ts';
 
 /** Files up to this size are compared with what is in place; bigger ones are always written. */
 const COMPARE_LIMIT = 8 * 1024 * 1024;
@@ -111,15 +112,6 @@ export function contextPath(name: string): string {
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) throw contextError(`${name}: names with .. components are refused`);
   return parts.join('/');
-}
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
-    throw error;
-  }
 }
 
 function compressionOf(head: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | undefined {

@@ -50,13 +50,12 @@ import {
   linkSync,
   lstatSync,
   openSync,
-  readSync,
   type Stats,
   unlinkSync,
   utimesSync,
-  writeSync,
 } from 'node:fs';
 import { InvalidArgumentError, isErrno } from '../../errors/index.ts';
+import { copyFdBytes, lstatOrUndefined } from '../../util/sync-fs.ts';
 import type { SourceStat } from './source-tree.ts';
 
 interface PlannedFile {
@@ -189,29 +188,13 @@ function linkOrCopy(planned: PlannedFile, path: string): void {
   }
 }
 
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
-    throw error;
-  }
-}
-
-const BUFFER = Buffer.allocUnsafe(1 << 20);
-
 /** The copier's own copy of a file (bytes, mode, times), for a context on another file system. */
 function copyFile(planned: PlannedFile, target: string): void {
   const input = openSync(planned.source, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const output = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      for (;;) {
-        const n = readSync(input, BUFFER, 0, BUFFER.length, null);
-        if (n === 0) break;
-        let off = 0;
-        while (off < n) off += writeSync(output, BUFFER, off, n - off);
-      }
+      copyFdBytes(input, output);
       fchmodSync(output, planned.stat.mode & 0o7777);
       futimesSync(output, planned.stat.atimeMs / 1000, planned.stat.mtimeMs / 1000);
     } finally {

@@ -50,14 +50,13 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   realpathSync,
   type Stats,
   symlinkSync,
   utimesSync,
-  writeSync,
 } from 'node:fs';
 import { readXattrsRecursive } from '../../image/layer/xattr.ts';
+import { copyFdBytes } from '../../util/sync-fs.ts';
 import type { ContextFileType } from '../context/context-index.ts';
 
 /** What one target of a copy came from (`digest` is '' for anything but a regular file). */
@@ -124,8 +123,6 @@ export function decodeManifest(text: string): CopyManifest {
   }
   return manifest;
 }
-
-const BUFFER = Buffer.allocUnsafe(1 << 20);
 
 /**
  * Extended attributes an upper directory made by a COPY may carry: overlayfs's bookkeeping of
@@ -257,12 +254,7 @@ function copyFile(source: string, target: string, old: Stats, now: ReuseSource):
   try {
     const output = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      for (;;) {
-        const n = readSync(input, BUFFER, 0, BUFFER.length, null);
-        if (n === 0) break;
-        let off = 0;
-        while (off < n) off += writeSync(output, BUFFER, off, n - off);
-      }
+      copyFdBytes(input, output);
       if (old.uid !== 0 || old.gid !== 0) fchownSync(output, old.uid, old.gid);
       fchmodSync(output, old.mode & 0o7777);
       futimesSync(output, now.atimeMs / 1000, now.mtimeMs / 1000);

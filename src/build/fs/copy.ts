@@ -38,18 +38,17 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   statSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { DockerIgnore, IgnoreMatchInfo } from '../../dockerfile/dockerignore.ts';
 import type { ChmodSpec } from '../../dockerfile/instructions/index.ts';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import { resolveInRoot } from '../../image/layer/root-path.ts';
+import { copyFdBytes } from '../../util/sync-fs.ts';
 import type { ContextLinks } from './context-links.ts';
 import { rootPath } from './root-path.ts';
 import type { SourceStat, SourceTree } from './source-tree.ts';
@@ -390,8 +389,6 @@ export class Copier {
   }
 }
 
-const BUFFER = Buffer.allocUnsafe(1 << 20);
-
 /**
  * A regular file's bytes, mode and times, in one open of each side (copyFileSync, then chmod and
  * utimes by path, cost half as many syscalls again on 2,000-file contexts).
@@ -401,12 +398,7 @@ function copyContent(source: string, target: string, st: SourceStat): void {
   try {
     const output = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      for (;;) {
-        const n = readSync(input, BUFFER, 0, BUFFER.length, null);
-        if (n === 0) break;
-        let off = 0;
-        while (off < n) off += writeSync(output, BUFFER, off, n - off);
-      }
+      copyFdBytes(input, output);
       fchmodSync(output, st.mode & 0o7777);
       futimesSync(output, st.atimeMs / 1000, st.mtimeMs / 1000);
     } finally {

@@ -26,11 +26,12 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs';
-import { InvalidArgumentError, isErrno } from '../../errors/index.ts';
+import { InvalidArgumentError } from '../../errors/index.ts';
 import { looksLikeTar } from '../../image/compression.ts';
 import { openDecompressed } from '../../image/layer/compression.ts';
 import { cleanRelative } from '../../image/layer/root-path.ts';
 import { TarReader } from '../../image/layer/tar-reader.ts';
+import { lstatOrUndefined } from '../../util/sync-fs.ts';
 import { mkdirAll } from './copy.ts';
 import { resolveRelative, rootPath } from './root-path.ts';
 import type { Owner } from './users.ts';
@@ -72,15 +73,6 @@ export async function isArchive(path: string): Promise<boolean> {
     return block.length === 512 && looksLikeTar(block) && !block.every((b) => b === 0);
   } catch {
     return false;
-  }
-}
-
-function lstatOrUndefined(path: string) {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
-    throw error;
   }
 }
 

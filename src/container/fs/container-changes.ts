@@ -26,12 +26,13 @@
  * // [{ kind: 'C', path: '/etc' }, { kind: 'A', path: '/etc/motd' }, { kind: 'D', path: '/tmp/x' }]
  */
 import { spawn } from 'node:child_process';
-import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
-import { FailedPreconditionError, isErrno } from '../../errors/index.ts';
+import { readdirSync, realpathSync, type Stats } from 'node:fs';
+import { FailedPreconditionError } from '../../errors/index.ts';
 import { optionValue } from '../../image/layer/apply-to-mounts.ts';
 import { OVERLAY_OPAQUE_XATTR } from '../../image/layer/whiteout.ts';
 import { parseDump } from '../../image/layer/xattr.ts';
 import type { Mount } from '../../snapshot/snapshotter.ts';
+import { lstatOrUndefined } from '../../util/sync-fs.ts';
 import { readFdXattrs } from './fd-xattrs.ts';
 import { childFdPath, compareBytes, type DirFrame, RootedFs } from './rooted-fs.ts';
 
@@ -334,15 +335,6 @@ class LowerView {
       if (!stats.isDirectory()) return undefined;
     }
     return lstatOrUndefined(path);
-  }
-}
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
-    throw error;
   }
 }
 

@@ -9,9 +9,10 @@
  * const plan = prepareArchiveCopy(src, dst);
  * await extractToHost(plan.dstDir, tar);
  */
-import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
+import { lstatOrUndefined } from '../../util/sync-fs.ts';
 import { type ExtractResult, extractArchive } from './archive-extractor.ts';
 import { archiveEntry } from './archive-writer.ts';
 import {
@@ -30,15 +31,6 @@ import { RootedFs } from './rooted-fs.ts';
 /** A local path made absolute (from the working directory), keeping a trailing `/` or `/.`. */
 export function resolveLocalPath(path: string): string {
   return preserveTrailingDotOrSeparator(resolvePath(path), path);
-}
-
-function lstatOrUndefined(path: string) {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
-    throw error;
-  }
 }
 
 /**

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { copyFdBytes, lstatOrUndefined } from '../../../src/util/sync-fs.ts';
+
+describe('sync-fs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-sync-fs-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lstatOrUndefined: stats when present, undefined when missing or under a file, throws otherwise', () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    assert.equal(lstatOrUndefined(file)?.size, 1);
+    assert.equal(lstatOrUndefined(join(dir, 'missing')), undefined);
+    assert.equal(lstatOrUndefined(join(file, 'below-a-file')), undefined); // ENOTDIR
+    assert.throws(() => lstatOrUndefined(`${dir}/${'n'.repeat(300)}`), { code: 'ENAMETOOLONG' });
+  });
+
+  it('copyFdBytes copies every byte of a file larger than its buffer', () => {
+    const data = randomBytes((1 << 20) * 2 + 12345);
+    const source = join(dir, 'source');
+    const target = join(dir, 'target');
+    writeFileSync(source, data);
+    const input = openSync(source, 'r');
+    const output = openSync(target, 'w');
+    try {
+      copyFdBytes(input, output);
+    } finally {
+      closeSync(input);
+      closeSync(output);
+    }
+    assert.ok(readFileSync(target).equals(data));
+  });
+});
