@@ -31,7 +31,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, isErrno, NotFoundError } from '../errors/index.ts';
+import { ConflictError, NotFoundError } from '../errors/index.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
@@ -44,7 +44,6 @@ import { readHostFacts } from '../runtime/host-facts.ts';
 import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { type MountRequest, type NetworkMode, serializeRuntimeSpec } from '../runtime/spec.ts';
-import { deleteInBackground } from '../util/background-delete.ts';
 import { tracePhase } from '../util/phase-trace.ts';
 import { effectiveHealthcheck } from './container-config.ts';
 import type { ContainerContext } from './container-context.ts';
@@ -53,7 +52,7 @@ import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
 import { containerRuntimeSpec } from './container-spec.ts';
 import { isActive, transition } from './container-state.ts';
-import { moveToTrash } from './container-trash.ts';
+import { discardDirectory } from './container-trash.ts';
 import { spawnHealthLoop, stopHealthLoop } from './health-check.ts';
 import { isMountPointSync } from './mount-points.ts';
 import { mkdirInRoot, readFileInRoot } from './root-files.ts';
@@ -449,12 +448,7 @@ async function releaseRuntimeState(
   // The state directory is renamed into the containers' trash (one rename instead of a
   // directory's worth of unlinks before the exit is recorded) and deleted in the background;
   // on another file system (a runtime state dir on tmpfs), it is deleted here.
-  const state = join(driver.stateDir, id);
-  const trash = await moveToTrash(root, state).catch((error: unknown) => {
-    if (!isErrno(error, 'EXDEV')) throw error;
-    return rm(state, { recursive: true, force: true }).then(() => undefined);
-  });
-  if (trash !== undefined) deleteInBackground(trash);
+  await discardDirectory(root, join(driver.stateDir, id));
 }
 
 /** conmon's exit command for run `generation`: `wharf container cleanup`, guarded (see EXIT_GUARD). */
@@ -841,9 +835,12 @@ export async function removeContainer(
           unmountRootfs(context, removing),
         ] as const);
       // then its files, all at once: the writable layer and the container's directory are
-      // renamed away (their contents are deleted after the answer, see below), conmon's go
+      // renamed away and deleted in the background (deleting a few hundred files takes
+      // milliseconds that `wait?condition=removed` need not wait for; a process that dies first
+      // leaves `rm-PID-...` names, which sweepContainerTrash and the snapshotter's open delete,
+      // and a CLI process waits for them before it ends), conmon's go
       const runtime = runtimePaths(context.root);
-      const [, trash] = await settleAll([
+      await settleAll([
         context.snapshotter().then((snapshotter) =>
           snapshotter
             .remove(removing.definition.SnapshotKey, {
@@ -854,15 +851,10 @@ export async function removeContainer(
               if (!(error instanceof NotFoundError)) throw error;
             }),
         ),
-        moveToTrash(context.root, paths.dir),
+        discardDirectory(context.root, paths.dir),
         rm(join(runtime.exitDir, id), { force: true }),
         rm(join(runtime.socketDir, id), { force: true }),
       ] as const);
-      // Deleting a few hundred files takes milliseconds that `wait?condition=removed` need not
-      // wait for: nothing is left at the container's paths. A process that dies before these
-      // finish leaves `rm-PID-...` names, which the sweeps of `sweepContainerTrash` and the
-      // snapshotter's open delete; a CLI process waits for them before it ends.
-      if (trash !== undefined) deleteInBackground(trash);
       context.records.delete(id);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -8,13 +8,13 @@
  * snapshotter's own sweep) deletes those of dead processes.
  *
  * @example
- * const trash = await moveToTrash(root, containerPaths(root, id).dir);
- * if (trash !== undefined) deleteInBackground(trash);
+ * await discardDirectory(root, containerPaths(root, id).dir); // gone from its path; deleted soon
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
+import { deleteInBackground } from '../util/background-delete.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { containersDir } from './container-paths.ts';
 
@@ -36,7 +36,27 @@ export async function moveToTrash(root: string, dir: string): Promise<string | u
   }
 }
 
-/** Deletes the trash directories that dead processes left under `ROOT/containers`. */
+/**
+ * Moves `dir` off its path at once and deletes it in the background (moveToTrash, then
+ * deleteInBackground); a `dir` on another file system than the trash (a runtime state directory
+ * on tmpfs) is deleted in place instead. A missing `dir` is no error.
+ */
+export async function discardDirectory(root: string, dir: string): Promise<void> {
+  let trash: string | undefined;
+  try {
+    trash = await moveToTrash(root, dir);
+  } catch (error) {
+    if (!isErrno(error, 'EXDEV')) throw error;
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  if (trash !== undefined) deleteInBackground(trash);
+}
+
+/**
+ * Deletes, in the background, the trash directories that dead processes left under
+ * `ROOT/containers`: it runs beside the snapshotter's open, which need not wait for the deletes.
+ */
 export async function sweepContainerTrash(root: string): Promise<void> {
   let names: string[];
   try {
@@ -55,6 +75,6 @@ export async function sweepContainerTrash(root: string): Promise<void> {
     } catch {
       continue;
     }
-    await rm(mine, { recursive: true, force: true });
+    deleteInBackground(mine);
   }
 }

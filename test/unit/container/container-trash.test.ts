@@ -52,6 +52,7 @@ describe('container trash', () => {
     const kept = containerPaths(root, 'b'.repeat(64)).dir;
     for (const dir of [dead, live, kept]) await makeDir(dir);
     await sweepContainerTrash(root);
+    await settleBackgroundDeletes();
     // the live process's trash and a container's directory stay; the dead one's goes
     assert.deepEqual(
       (await readdir(containersDir(root))).sort(),
