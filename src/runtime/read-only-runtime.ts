@@ -26,7 +26,7 @@
  * // { path: '/run/wharf/runtimes/crun-803-4a1b2-77a88-5f3a...', env: { _LIBCONTAINER_CLONED_BINARY: '1' } }
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { findExecutable } from './runtime-probe.ts';
@@ -123,8 +123,23 @@ function viewKey(info: { dev: number; ino: number; size: number; mtimeMs: number
     .join('-');
 }
 
+/**
+ * Whether `binary` is an ELF executable. Only the runtime's own binary clones itself; a script in
+ * front of it (the Engine API's TTY exec wrapper, a fresh file per daemon) would gain nothing
+ * from a view, and each would keep a mount until the host reboots.
+ */
+function isElf(binary: string): boolean {
+  const fd = openSync(binary, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function prepare(binary: string, dir: string): Promise<RuntimeLaunch | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
+  if (process.getuid?.() !== 0 || !isElf(binary)) return undefined;
   const info = statSync(binary);
   const target = join(dir, `${basename(binary)}-${viewKey(info)}`);
   const launch: RuntimeLaunch = { path: target, env: { _LIBCONTAINER_CLONED_BINARY: '1' } };

@@ -3,7 +3,7 @@
 // reused rather than stacked, and made again when it disappears.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -75,5 +75,13 @@ describe('read-only runtime binary', { skip }, () => {
     const again = await readOnlyRuntime(crun!, dir);
     assert.equal(again?.path, launch.path);
     assert.equal(await mountsAt(launch.path), 1);
+  });
+
+  it('makes no view of a script in front of the runtime (nothing to gain, a mount kept until reboot)', async () => {
+    const script = join(dir, 'wrapper.sh');
+    await writeFile(script, '#!/bin/sh\nexec true\n', { mode: 0o755 });
+    assert.equal(await readOnlyRuntime(script, dir), undefined);
+    const text = await readFile('/proc/self/mountinfo', 'utf8');
+    assert.ok(!text.includes(`${dir}/wrapper.sh-`), 'no mount was made for it');
   });
 });
