@@ -5,7 +5,10 @@
 //                    still initialised lazily, one verb's at a time
 //   wharf.cjs.cache  V8's code cache for wharf.cjs, made by running the bundle's warm-up in a
 //                    process of its own (src/cli/bundle-loader.ts says why and how it is checked)
-// and, later, wharf.cjs.<verb>.cache: the caches hot verbs learn at their first successful run
+//   verbs/NAME.cjs   one command module's bundle (src/cli/module-bundle.ts), for each module a
+//                    verb names (src/cli/verb-modules.ts), with its own NAME.cjs.cache: what the
+//                    launcher runs that module's verbs with (docs/cli-startup.md)
+// and, later, <bundle>.<verb>.cache: the caches hot verbs learn at their first successful run
 // (bundle-loader.ts), which the rename of a new build's dist/ discards with the old bundle.
 // One script with a code cache rather than ES module chunks: Node 20 compiles every ES module
 // from source at every start (it has no module compile cache before 22), which was most of a
@@ -23,10 +26,10 @@
 // Builds into a temp directory and renames it over dist/, so a test running the binary never sees
 // a half-written dist/.
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 /**
@@ -76,32 +79,30 @@ function warnNonAscii(text) {
   }
 }
 
-const temp = `dist.tmp-${process.pid}`;
-const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
-try {
-  // The entry: small, so `wharf --version` costs little more than `node -e 0`.
-  await build({
-    ...common,
-    entryPoints: ['src/cli/launcher.ts'],
-    outfile: `${temp}/launcher.cjs`,
-    format: 'cjs',
-    define: { 'import.meta.url': '__wharf_import_meta_url' },
-    banner: { js: "var __wharf_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+/** The command modules (src/cli/verb-modules.ts's values), read through esbuild: this is .mjs. */
+async function commandModules() {
+  const result = await build({
+    stdin: {
+      contents: "export { VERB_MODULES } from './src/cli/verb-modules.ts';",
+      resolveDir: '.',
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'esm',
+    write: false,
+    logLevel: 'warning',
   });
-  await writeFile(
-    `${temp}/wharf.mjs`,
-    "#!/usr/bin/env node\nimport { createRequire } from 'node:module';\n" +
-      "createRequire(import.meta.url)('./launcher.cjs');\n",
-  );
-  await chmod(`${temp}/wharf.mjs`, 0o755);
+  const url = `data:text/javascript;base64,${Buffer.from(result.outputFiles[0].text).toString('base64')}`;
+  const { VERB_MODULES } = await import(url);
+  return [...new Set(Object.values(VERB_MODULES))].sort();
+}
 
-  // The CLI bundle. Dynamic import() becomes a require() of the lazily initialised module (the
-  // script runs through vm.Script, where a real import() has no loader), and import.meta.url
-  // (src/build/fs/copy.ts) the bundle's own URL.
+/** Builds one CLI bundle (`entry`: esbuild's entryPoints or stdin) into `outfile`, id line last. */
+async function buildCliBundle(entry, outfile) {
   const bundle = await build({
     ...common,
-    entryPoints: ['src/cli/cli-bundle.ts'],
-    outfile: `${temp}/wharf.cjs`,
+    ...entry,
+    outfile,
     format: 'cjs',
     supported: { 'dynamic-import': false },
     define: { 'import.meta.url': '__wharf_import_meta_url' },
@@ -122,6 +123,7 @@ try {
     }
   }
   for (const file of bundle.outputFiles) {
+    await mkdir(dirname(file.path), { recursive: true });
     if (!file.path.endsWith('.cjs')) {
       await writeFile(file.path, file.contents);
       continue;
@@ -131,8 +133,77 @@ try {
     const id = createHash('sha256').update(file.contents).digest('hex');
     await writeFile(file.path, Buffer.concat([file.contents, Buffer.from(`\n//# wharf-bundle-id=${id}\n`)]));
   }
+}
 
-  // The code cache, made by a process of its own that runs the bundle's warm-up.
+/** Writes `<file>.cache` in a process of its own (its warm-up prints help: stdout goes nowhere). */
+function writeCache(file, installedName) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [`${temp}/.write-code-cache.mjs`, file, installedName], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0
+        ? resolvePromise()
+        : reject(new Error(`Cannot build the code cache of ${file}: exit ${code ?? signal}`)),
+    );
+  });
+}
+
+/** Runs the `tasks` with at most `limit` at once. */
+async function inParallel(tasks, limit) {
+  const queue = [...tasks];
+  const worker = async () => {
+    while (queue.length > 0) await queue.shift()();
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+const temp = `dist.tmp-${process.pid}`;
+const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+try {
+  // The entry: small, so `wharf --version` costs little more than `node -e 0`.
+  await build({
+    ...common,
+    entryPoints: ['src/cli/launcher.ts'],
+    outfile: `${temp}/launcher.cjs`,
+    format: 'cjs',
+    define: { 'import.meta.url': '__wharf_import_meta_url' },
+    banner: { js: "var __wharf_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+  await writeFile(
+    `${temp}/wharf.mjs`,
+    "#!/usr/bin/env node\nimport { createRequire } from 'node:module';\n" +
+      "createRequire(import.meta.url)('./launcher.cjs');\n",
+  );
+  await chmod(`${temp}/wharf.mjs`, 0o755);
+
+  // The CLI bundles: the whole CLI (wharf.cjs), and one per command module (verbs/NAME.cjs,
+  // src/cli/module-bundle.ts) holding that module's code only, which the launcher runs when the
+  // verb is that module's. Dynamic import() becomes a require() of the lazily initialised module
+  // (the script runs through vm.Script, where a real import() has no loader), and import.meta.url
+  // (src/build/fs/copy.ts) the bundle's own URL.
+  const modules = await commandModules();
+  const entries = [
+    { out: 'wharf.cjs', entry: { entryPoints: ['src/cli/cli-bundle.ts'] } },
+    ...modules.map((name) => ({
+      out: `verbs/${name}.cjs`,
+      entry: {
+        stdin: {
+          contents:
+            `import * as commands from './src/cli/commands/${name}.ts';\n` +
+            `import { moduleBundle } from './src/cli/module-bundle.ts';\n` +
+            `export const { runCli, warmUp } = moduleBundle(${JSON.stringify(name)}, commands);\n`,
+          resolveDir: '.',
+          sourcefile: `wharf-verbs-${name}.ts`,
+          loader: 'ts',
+        },
+      },
+    })),
+  ];
+  await Promise.all(entries.map(({ out, entry }) => buildCliBundle(entry, `${temp}/${out}`)));
+
+  // The code caches, each made by a process of its own that runs its bundle's warm-up.
   await build({
     ...common,
     stdin: {
@@ -146,14 +217,14 @@ try {
   });
   // (the warm-up prints every verb's help: stdout goes nowhere)
   // (named as the bundle will be once dist/ is in place: V8 keeps the name a cache was made under)
-  const made = spawnSync(
-    process.execPath,
-    [`${temp}/.write-code-cache.mjs`, `${temp}/wharf.cjs`, resolve('dist/wharf.cjs')],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+  await inParallel(
+    entries.map(
+      ({ out }) =>
+        () =>
+          writeCache(`${temp}/${out}`, resolve(`dist/${out}`)),
+    ),
+    2,
   );
-  if (made.status !== 0) throw new Error(`Cannot build the code cache: exit ${made.status ?? made.signal}`);
   await rm(`${temp}/.write-code-cache.mjs`);
 
   const old = `dist.old-${process.pid}`;

@@ -1,6 +1,7 @@
 /**
- * Loads the CLI bundle (dist/wharf.cjs: the whole CLI as one CommonJS script, built by
- * scripts/build.mjs) through V8's code cache, so a command compiles almost none of its code.
+ * Loads a CLI bundle (dist/wharf.cjs: the whole CLI as one CommonJS script, or
+ * dist/verbs/NAME.cjs: one command module's, both built by scripts/build.mjs) through V8's code
+ * cache, so a command compiles almost none of its code.
  *
  * Why not Node's own loaders: Node 20 has no compile cache for modules (module.enableCompileCache
  * came in 22), so ES modules are parsed and compiled anew at every start, and loading them one by
@@ -39,7 +40,7 @@
  *
  * @example
  * const loaded = loadCliBundle('/opt/wharf/dist/wharf.cjs', { verb: hotVerb(argv) });
- * process.exitCode = await loaded.bundle.runCli(argv);
+ * const result = await loaded.bundle.runCli(argv); // an exit code, or a line to run instead
  * if (process.exitCode === 0) process.once('beforeExit', () => loaded.learn?.());
  */
 import { isAscii } from 'node:buffer';
@@ -62,10 +63,11 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { FailedPreconditionError } from '../errors/index.ts';
+import type { CliResult } from './run-cli.ts';
 
 /** What dist/wharf.cjs exports (src/cli/cli-bundle.ts). */
 export interface CliBundle {
-  runCli(argv: string[]): Promise<number>;
+  runCli(argv: string[]): Promise<CliResult>;
   /** Runs the code every command runs, so the build's code cache holds it compiled. */
   warmUp(): Promise<void>;
 }

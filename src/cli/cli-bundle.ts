@@ -1,13 +1,16 @@
 /**
- * The entry of the CLI bundle dist/wharf.cjs (loaded by launcher.ts through bundle-loader.ts):
- * the whole CLI as one CommonJS script, whose modules stay lazy (each verb's module is initialised
- * when its verb runs). `warmUp` is for the build: it runs what every command runs, so the code
- * cache the build writes after it holds that code already compiled.
+ * The entry of the whole CLI's bundle dist/wharf.cjs (loaded by launcher.ts through
+ * bundle-loader.ts when no module bundle fits the command line: no verb, an unknown one, or help
+ * before the verb): the whole CLI as one CommonJS script, whose modules stay lazy (each verb's
+ * module is initialised when its verb runs). `warmUp` is for the build: it runs what every
+ * command runs, so the code cache the build writes after it holds that code already compiled.
  */
 import { COMMAND_TABLE } from './command-table.ts';
-import { runCli } from './run-cli.ts';
+import { type CliResult, runCli as runWith } from './run-cli.ts';
 
-export { runCli };
+export function runCli(argv: string[]): Promise<CliResult> {
+  return runWith(argv, COMMAND_TABLE);
+}
 
 /**
  * Runs `wharf VERB --help` for every verb: each verb's module is initialised and registered as a

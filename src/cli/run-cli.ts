@@ -4,31 +4,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { WharfError } from '../errors/index.ts';
-import { CliExit } from './cli-error.ts';
-import { COMMAND_TABLE } from './command-table.ts';
+import { tracePhase } from '../util/phase-trace.ts';
+import { CliExit, ContinueInGroup } from './cli-error.ts';
+import type { CommandTable } from './command-table.ts';
 import { type CliContext, DEFAULT_ROOT } from './context.ts';
+import { findVerb } from './verb-modules.ts';
 import { VERSION } from './version.ts';
-
-/** Global flags that take a value; used to find the verb in argv without parsing everything. */
-const GLOBAL_VALUE_FLAGS = new Set(['--root', '-H', '--host', '-l', '--log-level']);
-
-/**
- * The verb of a command line, and whether a global `--help` comes before it (then the program's
- * help lists the commands, and the verb's module registers all of them).
- */
-function findVerb(argv: string[]): { verb: string | undefined; help: boolean } {
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (GLOBAL_VALUE_FLAGS.has(arg)) {
-      i++;
-      continue;
-    }
-    if (arg === '-h' || arg === '--help') help = true;
-    if (!arg.startsWith('-')) return { verb: arg, help };
-  }
-  return { verb: undefined, help };
-}
 
 /**
  * Stands for every command that is not the one being run: each builder call (`option`,
@@ -56,7 +37,18 @@ function onlyVerb(program: Command, verb: string): Command {
   });
 }
 
-export async function runCli(argv: string[]): Promise<number> {
+/**
+ * How a command line ended: its exit code, or, from a module bundle, the command line that must
+ * run instead with another module's code (a verb's action threw ContinueInGroup and this table
+ * lacks the group): the launcher runs it with that module's bundle.
+ */
+export type CliResult = number | { continueWith: string[] };
+
+/**
+ * Runs one command line over `table` (verb -> its module): the whole CLI's (command-table.ts),
+ * or a module bundle's, which knows only that module's verbs.
+ */
+export async function runCli(argv: string[], table: CommandTable): Promise<CliResult> {
   const newProgram = (): Command => {
     const program = new Command('wharf')
       .description('Build, ship and run containers')
@@ -79,8 +71,8 @@ export async function runCli(argv: string[]): Promise<number> {
     stderr: process.stderr,
   };
 
-  const { verb, help } = findVerb(argv);
-  const load = verb ? COMMAND_TABLE[verb] : undefined;
+  const { verb, index, help } = findVerb(argv);
+  const load = verb && Object.hasOwn(table, verb) ? table[verb] : undefined;
   if (verb && load && help) {
     (await load()).register(program, context);
   } else if (verb && load) {
@@ -93,13 +85,18 @@ export async function runCli(argv: string[]): Promise<number> {
       (await load()).register(program, context);
     }
   } else {
-    for (const load of new Set(Object.values(COMMAND_TABLE))) (await load()).register(program, context);
+    for (const load of new Set(Object.values(table))) (await load()).register(program, context);
   }
 
+  tracePhase('cli: registered');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
+    if (error instanceof ContinueInGroup && verb !== undefined) {
+      const next = [...argv.slice(0, index), error.group, ...argv.slice(index)];
+      return Object.hasOwn(table, error.group) ? runCli(next, table) : { continueWith: next };
+    }
     return reportError(error, context);
   }
 }

@@ -10,7 +10,6 @@
  * const code = await session.exitCode;
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConflictError, InvalidArgumentError } from '../errors/index.ts';
 import { readHostFacts } from '../runtime/host-facts.ts';
@@ -19,6 +18,7 @@ import { readOnlyRuntime } from '../runtime/read-only-runtime.ts';
 import type { ExecOptions } from '../runtime/runtime-driver.ts';
 import { buildExecProcess, type ExecProcessOptions } from '../runtime/spec.ts';
 import { tracePhase } from '../util/phase-trace.ts';
+import { randomHex } from '../util/random-hex.ts';
 import type { ContainerContext } from './container-context.ts';
 import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
@@ -90,7 +90,7 @@ export async function execInContainer(
   // crun from its read-only view does not copy itself first (read-only-runtime.ts): 3-8 ms
   const launch = driver.name === 'crun' ? await readOnlyRuntime(driver.binary) : undefined;
   const launchOption: Pick<ExecOptions, 'launch'> = launch ? { launch } : {};
-  const execId = randomBytes(32).toString('hex');
+  const execId = randomHex(32);
   const command = request.cmd.join(' ');
   // both in one write transaction: one commit, not two
   const recordStart = () =>

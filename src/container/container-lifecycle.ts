@@ -29,7 +29,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { access, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError } from '../errors/index.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
@@ -63,6 +63,7 @@ import {
   type ToolCommand,
   unmountRootfs as unmountRootfsAt,
 } from './rootfs-mount.ts';
+import { conmonAlive } from './run-liveness.ts';
 import {
   ContainerStartError,
   dockerStartMessage,
@@ -766,15 +767,6 @@ async function cleanupForReader(
     if (error instanceof ConflictError || error instanceof NotFoundError)
       return context.records.get(record.id);
     throw error;
-  }
-}
-
-async function conmonAlive(pid: number, id: string): Promise<boolean> {
-  try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.split('\0')[0]?.endsWith('conmon') === true && cmdline.includes(id);
-  } catch {
-    return false;
   }
 }
 

@@ -10,18 +10,18 @@
  * @example
  * await discardDirectory(root, containerPaths(root, id).dir); // gone from its path; deleted soon
  */
-import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
 import { deleteInBackground } from '../util/background-delete.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { containersDir } from './container-paths.ts';
 
 const TRASH_NAME = /^rm-(\d+)-/;
 
 function trashPath(root: string): string {
-  return join(containersDir(root), `rm-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return join(containersDir(root), `rm-${process.pid}-${randomHex(6)}`);
 }
 
 /** Renames `dir` (a container's directory) into the trash; undefined when there was no `dir`. */

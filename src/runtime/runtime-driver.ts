@@ -18,12 +18,12 @@
  * const { status } = await driver.state(id);
  */
 import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { cgroupPids } from './cgroups.ts';
 import type { RuntimeProcess, RuntimeResources, RuntimeState } from './oci-runtime-spec.ts';
 import { serializeRuntimeSpec } from './spec.ts';
@@ -232,7 +232,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
     launch?: RuntimeBinaryLaunch,
   ): Promise<void> {
     await mkdir(this.#scratchDir, { recursive: true });
-    const logPath = join(this.#scratchDir, `${action}-${id}-${randomBytes(4).toString('hex')}.log`);
+    const logPath = join(this.#scratchDir, `${action}-${id}-${randomHex(4)}.log`);
     try {
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(
@@ -318,13 +318,12 @@ export class OciRuntimeDriver implements RuntimeDriver {
     // microseconds each, where each thread-pool round trip costs 0.1-0.5 ms (several under load)
     // and the first one starts libuv's threads; an exec is short enough for that to show.
     mkdirSync(this.#scratchDir, { recursive: true });
-    const processFile = join(this.#scratchDir, `exec-${id}-${randomBytes(6).toString('hex')}.json`);
+    const processFile = join(this.#scratchDir, `exec-${id}-${randomHex(6)}.json`);
     writeFileSync(processFile, serializeRuntimeSpec(spec), { mode: 0o600 });
     const args = ['exec', '--process', processFile];
     if (options.consoleSocket) args.push('--console-socket', options.consoleSocket);
     if (options.detach) {
-      const pidFile =
-        options.pidFile ?? join(this.#scratchDir, `exec-${id}-${randomBytes(6).toString('hex')}.pid`);
+      const pidFile = options.pidFile ?? join(this.#scratchDir, `exec-${id}-${randomHex(6)}.pid`);
       try {
         await this.#runWithLog(
           'exec in',
@@ -391,7 +390,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
   async update(id: string, resources: RuntimeResources): Promise<void> {
     // a file, not `-`: crun opens /dev/stdin, which a socket (Node's stdin pipe) cannot be
     await mkdir(this.#scratchDir, { recursive: true });
-    const file = join(this.#scratchDir, `update-${id}-${randomBytes(4).toString('hex')}.json`);
+    const file = join(this.#scratchDir, `update-${id}-${randomHex(4)}.json`);
     try {
       await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
       await this.#simple('update', id, ['update', '--resources', file, id]);

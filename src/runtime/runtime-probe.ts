@@ -18,12 +18,12 @@
  * selection.fallbackReason;   // 'crun 1.8.1 cannot run containers on this host: ...'
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { accessSync, readFileSync, statSync } from 'node:fs';
 import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../errors/index.ts';
 import { atomicWriteFile } from '../util/atomic-write.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { cgroupLayout, removeCgroupTree } from './cgroups.ts';
 import { readHostFacts } from './host-facts.ts';
 import { OciRuntimeDriver, type RuntimeName, runtimeErrorMessage } from './runtime-driver.ts';
@@ -136,7 +136,7 @@ export async function probeRuntime(
       `Cannot probe the ${name} runtime: no static binary to run (install tini-static or busybox-static)`,
     );
   }
-  const token = randomBytes(6).toString('hex');
+  const token = randomHex(6);
   const bundle = join(scratchDir, `probe-${name}-${token}`);
   const id = `wharf-probe-${token}`;
   const cgroupsPath = `/wharf-probe-${token}`;

@@ -22,7 +22,6 @@
  * // ... create the container ...
  * if (pending) await cache.remember(pending, driver, id); // keeps crun's program for the next one
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { arch, release, version } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +106,9 @@ export class SeccompBpfCache {
     } catch {
       return undefined;
     }
+    // loaded here, not at the module's start: `exec` opens the context this cache belongs to and
+    // never hashes a profile, and node:crypto costs 2-3 ms to load
+    const { createHash } = await import('node:crypto');
     return createHash('sha256')
       .update(`${identity}\0${release()}\0${version()}\0${arch()}\0`)
       .update(seccompJson)

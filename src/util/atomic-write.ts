@@ -5,13 +5,13 @@
  * @example
  * await atomicWriteFile('/var/lib/wharf/repositories.json', JSON.stringify(index));
  */
-import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { randomHex } from './random-hex.ts';
 
 /** A unique temp path in the same directory as `target` (same filesystem, so rename is atomic). */
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.tmp-${basename(target)}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return join(dirname(target), `.tmp-${basename(target)}-${process.pid}-${randomHex(6)}`);
 }
 
 /** fsyncs a directory so a rename inside it survives a crash. */

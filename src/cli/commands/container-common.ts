@@ -4,8 +4,6 @@
  * policies, env files, times), and an attached session (output, stdin, terminal, detach keys,
  * signal proxying) used by `run`, `start -a` and `attach`.
  */
-import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Command } from 'commander';
 import type { ContainerRecord } from '../../container/container-records.ts';
@@ -15,18 +13,15 @@ import { parseGoDuration } from '../../container/go-duration.ts';
 import { openContainerService, openContainerServiceOnly } from '../../engine/containers-service.ts';
 import type { LocalEngine } from '../../engine/local-engine.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
+import { deleteAfterExit } from '../../util/background-delete.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
+import { wharfCommand } from '../wharf-command.ts';
+import { collect, parseEnvValue, readKeyValueFile } from './env-flags.ts';
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+export { collect, parseEnvValue, readKeyValueFile };
 
-/** This CLI as a `wharf` command for conmon's exit command: node, its flags and the script. */
-function wharfCommand(): { path: string; args: string[] } {
-  const script = process.argv[1];
-  return { path: process.execPath, args: [...process.execArgv, ...(script ? [resolvePath(script)] : [])] };
-}
+import { tracePhase } from '../../util/phase-trace.ts';
 
 /** Opens the engine and its container service for one command, and closes both after. */
 export async function withContainers<T>(
@@ -34,6 +29,8 @@ export async function withContainers<T>(
   fn: (service: ContainerService, engine: LocalEngine) => Promise<T>,
 ): Promise<T> {
   const { openLocalEngine } = await import('../../engine/local-engine.ts');
+  // a command: its removals' deletes go to a process of their own when it is done
+  deleteAfterExit();
   const engine = await openLocalEngine({ root: context.root() });
   const service = openContainerService(engine, { wharfCommand: wharfCommand() });
   try {
@@ -52,11 +49,15 @@ export async function withContainerService<T>(
   context: CliContext,
   fn: (service: ContainerService) => Promise<T>,
 ): Promise<T> {
+  tracePhase('cli: opening service');
+  deleteAfterExit();
   const opened = openContainerServiceOnly(context.root(), { wharfCommand: wharfCommand() });
+  tracePhase('cli: service open');
   try {
     return await fn(opened.service);
   } finally {
     opened.close();
+    tracePhase('cli: service closed');
   }
 }
 
@@ -119,41 +120,6 @@ export function parseRestartPolicy(text: string): RestartPolicy {
     );
   }
   return { Name: (name || 'no') as RestartPolicy['Name'], MaximumRetryCount: retries };
-}
-
-/** `-e KEY=VALUE`, or `-e KEY` (taken from this environment, dropped when unset). */
-export function parseEnvValue(value: string): string | undefined {
-  if (value.includes('=')) {
-    if (value.startsWith('=')) throw new InvalidArgumentError(`invalid environment variable: ${value}`);
-    return value;
-  }
-  const fromHost = process.env[value];
-  return fromHost === undefined ? undefined : `${value}=${fromHost}`;
-}
-
-/** Docker's env-file / label-file format: KEY=VALUE or KEY lines, `#` comments, blank lines. */
-export function readKeyValueFile(path: string, fromEnvironment: boolean): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new InvalidArgumentError(`open ${path}: no such file or directory`, { cause: error });
-  }
-  const out: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/^\s+/, '');
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.includes('=')) {
-      out.push(line);
-      continue;
-    }
-    if (!fromEnvironment) out.push(line);
-    else {
-      const value = process.env[line.trim()];
-      if (value !== undefined) out.push(`${line.trim()}=${value}`);
-    }
-  }
-  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The `container` management command and Docker's short forms of its verbs: `start`, `stop`,
- * `restart`, `kill`, `rm`, `ps` (`container ls`), `logs`, `exec`, `attach`, `wait`, `top`,
+ * `restart`, `kill`, `rm`, `ps` (`container ls`), `logs`, `container exec`, `attach`, `wait`, `top`,
  * `stats`, `pause`, `unpause`, `rename`, `update`, `container inspect`, `container prune`, and the
  * hidden `container cleanup` (conmon's exit command) and `container healthcheck` (one probe of the
  * health-check loop). `run` and `create` live in run.ts.
@@ -24,15 +24,14 @@ import {
   inspectContainer,
   inspectOptions,
   parseBytes,
-  parseEnvValue,
   parseFilterFlagsList,
   parseRestartPolicy,
   parseSwap,
   parseTimeFlag,
-  readKeyValueFile,
   withContainerService,
 } from './container-common.ts';
 import { registerContainerFsSubcommands } from './container-fs.ts';
+import { addExec } from './exec.ts';
 import { registerRunCommands } from './run.ts';
 
 function addStart(parent: Command, context: CliContext): void {
@@ -262,73 +261,6 @@ function addLogs(parent: Command, context: CliContext): void {
           } finally {
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
-          }
-        });
-      },
-    );
-}
-
-function addExec(parent: Command, context: CliContext): void {
-  parent
-    .command('exec')
-    .description('Execute a command in a running container')
-    .argument('<container>', 'CONTAINER')
-    .argument('<command...>', 'COMMAND [ARG...]')
-    .passThroughOptions()
-    .option('-d, --detach', 'detached mode: run command in the background')
-    .option('--detach-keys <string>', 'override the key sequence for detaching a container')
-    .option('-e, --env <list>', 'set environment variables', collect, [])
-    .option('--env-file <file>', 'read in a file of environment variables', collect, [])
-    .option('-i, --interactive', 'keep STDIN open even if not attached')
-    .option('--privileged', 'give extended privileges to the command')
-    .option('-t, --tty', 'allocate a pseudo-TTY')
-    .option('-u, --user <string>', 'username or UID (format: "<name|uid>[:<group|gid>]")')
-    .option('-w, --workdir <string>', 'working directory inside the container')
-    .action(
-      async (
-        name: string,
-        command: string[],
-        options: {
-          detach?: boolean;
-          env: string[];
-          envFile: string[];
-          interactive?: boolean;
-          privileged?: boolean;
-          tty?: boolean;
-          user?: string;
-          workdir?: string;
-        },
-      ) => {
-        const env: string[] = [];
-        for (const file of options.envFile) env.push(...readKeyValueFile(file, true));
-        for (const value of options.env) {
-          const entry = parseEnvValue(value);
-          if (entry !== undefined) env.push(entry);
-        }
-        const tty = options.tty === true;
-        await withContainerService(context, async (service) => {
-          let handle: Awaited<ReturnType<ContainerService['exec']>>;
-          try {
-            handle = await service.exec(name, {
-              cmd: command,
-              env,
-              ...(options.user ? { user: options.user } : {}),
-              ...(options.workdir ? { workdir: options.workdir } : {}),
-              tty,
-              detach: options.detach === true,
-              privileged: options.privileged === true,
-              ...(tty && process.stdout.isTTY && process.stdout.rows
-                ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } }
-                : {}),
-              // The runtime's stdio is the process's: this process's own, passed straight through.
-              stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-            });
-            if (options.detach) return;
-            process.exitCode = await handle.exitCode;
-          } catch (error) {
-            if (error instanceof ContainerStartError)
-              throw new CliExit(error.exitCode, `Error: ${error.message}`);
-            throw error;
           }
         });
       },
@@ -663,7 +595,6 @@ function addVerbs(parent: Command, context: CliContext, group: boolean): void {
   stopLike(parent, context, 'restart');
   addKill(parent, context);
   addLogs(parent, context);
-  addExec(parent, context);
   addAttach(parent, context);
   addWait(parent, context);
   addTop(parent, context);
@@ -673,6 +604,11 @@ function addVerbs(parent: Command, context: CliContext, group: boolean): void {
   addRename(parent, context);
   addUpdate(parent, context);
   if (group) {
+    // the top-level `exec` is exec.ts's own module (a bundle of its own: see that file), which
+    // hands a container that does not plainly run on to this one, over the full service
+    addExec(parent, (name, request, use) =>
+      withContainerService(context, async (service) => use(await service.exec(name, request))),
+    );
     addRemove(parent, context, 'rm', ['remove']);
     addList(parent, context, 'ls', ['ps', 'list']);
     addInspect(parent, context);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -427,6 +428,34 @@ describe('the built launcher', { skip: !built() && 'dist/ is not built' }, () =>
     assert.deepEqual(wharf('--debug', 'ps', '--filter', 'nope=1'), failedFromBuild);
     assert.equal(readFileSync(learned).length, size);
     assert.deepEqual(temps(dist), []);
+  });
+
+  it("runs a verb from its module's own bundle, as the whole CLI's bundle runs it", () => {
+    // the whole CLI's answers first (dist/ holds no module bundles yet), then the module bundles'
+    const lines = [
+      ['ps', '-a'],
+      ['exec', 'nosuch', 'true'],
+      ['images', '--format', '{{.ID}}'],
+      ['version', '-f', '{{.Client.Version}}'],
+    ];
+    const whole = lines.map((line) => wharf(...line));
+    cpSync(join(projectRoot, 'dist', 'verbs'), join(dist, 'verbs'), { recursive: true });
+    for (const name of readdirSync(join(dist, 'verbs'))) {
+      if (/\.cjs\.(?!cache$).+\.cache$/.test(name)) rmSync(join(dist, 'verbs', name));
+    }
+    assert.deepEqual(
+      lines.map((line) => wharf(...line)),
+      whole,
+    );
+    assert.equal(whole[1]!.status, 1);
+    assert.equal(whole[1]!.stderr, 'Error: No such container: nosuch\n');
+    // each module bundle learns beside itself
+    assert.ok(existsSync(join(dist, 'verbs', 'container.cjs.ps.cache')));
+    assert.ok(existsSync(join(dist, 'verbs', 'images.cjs.images.cache')));
+    assert.deepEqual(
+      lines.map((line) => wharf(...line)),
+      whole,
+    );
   });
 });
 

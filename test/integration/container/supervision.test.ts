@@ -83,6 +83,11 @@ describe('container supervision', { skip }, () => {
     process.kill(conmon, 'SIGKILL');
     process.kill(pid, 'SIGKILL');
     await eventually(async () => (!alive(pid) && !alive(conmon) ? true : undefined), 'the processes to die');
+    // exec's fast path (src/engine/exec-service.ts) sees the dead conmon and hands the command to
+    // `container exec`, whose lookup reconciles the record: the exit is handled there
+    const exec = await fx.wharf(['exec', 'victim', 'true']);
+    assert.equal(exec.code, 1);
+    assert.match(exec.stderr, /^Error: Container [0-9a-f]{64} is not running\n$/);
     assert.match(
       await fx.ok(['ps', '-a', '--filter', 'name=victim', '--format', '{{.Status}}']),
       /^Exited \(137\)/,
@@ -100,6 +105,8 @@ describe('container supervision', { skip }, () => {
     const id = await fx.ok(['run', '-d', '--name', 'orphan', 'busybox', 'sleep', '300']);
     const pid = Number(await fx.ok(['inspect', '-f', '{{.State.Pid}}', id]));
     process.kill(await conmonPid(fx, id), 'SIGKILL');
+    // handed on by exec's fast path too: the service finds the init alive, so the exec runs
+    assert.equal(await fx.ok(['exec', 'orphan', 'echo', 'still here']), 'still here');
     assert.match(await fx.ok(['ps', '--filter', 'name=orphan', '--format', '{{.Status}}']), /^Up /);
     await fx.ok(['stop', '-t', '1', 'orphan']);
     assert.ok(!alive(pid));
