@@ -62,7 +62,7 @@ function bundleFor(argv: readonly string[]): string {
 }
 
 /**
- * The first 'exit' listener: runs the others, then ends the process at once. After its 'exit'
+ * The launcher's 'exit' listener: runs the ones after it, then ends the process at once. After its 'exit'
  * event a naturally exiting node still frees its environment and V8's heap object by object
  * (4 ms for a bare node here, 11 with the whole CLI's bundle loaded), memory the kernel takes
  * back whole; `process.exit` called from an 'exit' listener skips that (it stops the platform's
@@ -73,8 +73,10 @@ function bundleFor(argv: readonly string[]): string {
  */
 function endPromptly(code: number): void {
   tracePhase('cli: exit');
-  for (const listener of process.listeners('exit')) {
-    if (listener !== endPromptly) (listener as (code: number) => void).call(process, code);
+  // the listeners registered after this one (any before it, say a --require'd module's, have run)
+  const listeners = process.listeners('exit');
+  for (const listener of listeners.slice(listeners.indexOf(endPromptly) + 1)) {
+    (listener as (code: number) => void).call(process, code);
   }
   process.exit(process.exitCode ?? code);
 }
