@@ -76,7 +76,7 @@ try {
   console.log(`  against dockerd               ${dockerd.toFixed(1).padStart(8)} ms  (${spread('dockerd')})`);
   const ratio = wharf / dockerd;
   console.log(
-    `  ratio wharf/dockerd           ${ratio.toFixed(2).padStart(8)}x    (goal <= 0.25x: ${ratio <= 0.25 ? 'met' : 'not met'})`,
+    `  ratio wharf/dockerd           ${ratio.toFixed(3).padStart(8)}x    (goal <= 0.25x: ${ratio <= 0.25 ? 'met' : 'not met'})`,
   );
   const log = daemons.find((daemon) => daemon.name === 'wharf')?.log?.();
   if (process.env.WHARF_RUN_TRACE === '1' && log !== undefined) {

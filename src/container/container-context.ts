@@ -15,6 +15,7 @@ import { OciRuntimeDriver, type RuntimeName } from '../runtime/runtime-driver.ts
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { findExecutable, type RuntimeSelection, selectRuntime } from '../runtime/runtime-probe.ts';
 import { SeccompBpfCache } from '../runtime/seccomp-bpf-cache.ts';
+import { type Spawner, type SpawnProcess, spawnWithNode } from '../runtime/spawn-process.ts';
 import type { MountRequest, NetworkMode } from '../runtime/spec.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { type ContainerDefinition, type ContainerRecord, ContainerRecords } from './container-records.ts';
@@ -102,6 +103,12 @@ export interface ContainerServiceOptions {
   cgroupParent?: string;
   /** Volumes, networks... (see ContainerHooks). */
   hooks?: readonly ContainerHooks[];
+  /**
+   * What starts a run's `mount`, conmon and `umount` (and does the mounts itself, with its
+   * builtins): a daemon passes one, so that none of them forks it (runtime/process-spawner.ts).
+   * Without one, Node's spawn runs the tools.
+   */
+  spawner?: Spawner;
 }
 
 export class ContainerContext {
@@ -112,6 +119,10 @@ export class ContainerContext {
   readonly conmonCgroup: string | null | undefined;
   readonly cgroupParent: string;
   readonly hooks: readonly ContainerHooks[];
+  /** See ContainerServiceOptions' `spawner`. */
+  readonly spawner: Spawner | undefined;
+  /** How a run's processes start: the spawner's, or Node's spawn. */
+  readonly spawn: SpawnProcess;
   /** Compiled seccomp filters, so crun compiles a profile once per root (seccomp-bpf-cache.ts). */
   readonly seccompFilters: SeccompBpfCache;
   readonly #openSnapshotter: () => Promise<Snapshotter>;
@@ -128,6 +139,8 @@ export class ContainerContext {
     this.conmonCgroup = options.conmonCgroup;
     this.cgroupParent = options.cgroupParent ?? '/wharf';
     this.hooks = options.hooks ?? [];
+    this.spawner = options.spawner;
+    this.spawn = options.spawner?.spawn ?? spawnWithNode;
     this.seccompFilters = new SeccompBpfCache(runtimePaths(this.root).seccompDir);
     this.#openSnapshotter = options.snapshotter;
     this.#defaultRuntime = options.defaultRuntime;

@@ -6,8 +6,9 @@
  *
  * Start (under the container's lock):
  *   conmon is spawned and waits on its start pipe, meanwhile: mount the snapshot on
- *   ROOT/containers/ID/rootfs (an overlay by the `sh` that then becomes conmon: its prelude;
- *   hooks' `prepare`, the network, beside it) -> resolve USER in the image's files -> hooks'
+ *   ROOT/containers/ID/rootfs (an overlay by the `sh` that then becomes conmon: its prelude; or,
+ *   in a process with a spawner, by its helper: runtime/process-spawner.ts; hooks' `prepare`,
+ *   the network, beside it) -> resolve USER in the image's files -> hooks'
  *   `start` (volumes) -> write config.json -> bump the generation (names this run); then conmon
  *   has the runtime create the container (crun: create and start it, `run --detach`) -> record
  *   `running` (the state machine's `start`) -> `runtime start` (runc only) -> health-check loop.
@@ -20,7 +21,7 @@
  *   then, outside it, the restart policy's delayed start.
  * conmon runs the exit command through `sh`, which skips node entirely when the run's `cleaned-N`
  * marker exists (the foreground `run` usually got there first). For an `--rm` container it first
- * unmounts the root filesystem, at once (see EXIT_UNMOUNT_GUARD).
+ * unmounts the root filesystem, at once (see EXIT_UNMOUNT_GUARD), unless a daemon started it.
  *
  * @example
  * const started = await startRun(context, record, {});
@@ -28,10 +29,10 @@
  * await cleanupRun(context, started.id, started.generation);
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { access, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, NotFoundError } from '../errors/index.ts';
+import { ConflictError, isErrno, NotFoundError } from '../errors/index.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
@@ -83,7 +84,8 @@ const EXIT_GUARD = 'if [ -e "$0" ] || [ ! -d "$1" ]; then exit 0; fi; shift; exe
  * out. So the process handling the exit (the foreground `run`, usually a few milliseconds
  * later) finds it unmounted, and does not start an `umount` of its own: conmon is a small
  * process that forks cheaply, where a fork of node blocks it for milliseconds. A failure here
- * is silent: the exit's handling unmounts what is left.
+ * is silent: the exit's handling unmounts what is left. Not for the runs of a process with a
+ * spawner (the daemon), which unmounts sooner and cheaper itself (see exitCommand).
  */
 const EXIT_UNMOUNT_GUARD =
   'LC_ALL=C "$3" -R -- "$2" 2>/dev/null; [ "$4" = 0 ] || sleep "$4"; ' +
@@ -123,6 +125,7 @@ async function mountContainerRootfsNow(context: ContainerContext, record: Contai
     const snapshotter = await context.snapshotter();
     await mountRootfs(await snapshotter.mounts(record.definition.SnapshotKey), paths.rootfs, {
       volatile: record.definition.HostConfig.AutoRemove === true,
+      ...(context.spawner ? { spawner: context.spawner } : {}),
     });
   }
   return paths.rootfs;
@@ -160,12 +163,18 @@ async function planRootfsMount(context: ContainerContext, record: ContainerRecor
  */
 export function premountRootfs(context: ContainerContext, id: string): Promise<void> {
   const key = `${context.root}\0${id}`;
-  const mounting = withContainerLock(context.records, id, async () => {
-    const record = context.records.get(id);
-    if (record?.state === 'created') await mountContainerRootfsNow(context, record);
-  }).finally(() => {
-    if (premounts.get(key) === mounting) premounts.delete(key);
-  });
+  // Known at once (a start or removal waits for it), done after this turn of the event loop: the
+  // caller's answer goes out first (the lock and the lookups cost ~1 ms of this thread).
+  const mounting = new Promise((resolve) => setImmediate(resolve))
+    .then(() =>
+      withContainerLock(context.records, id, async () => {
+        const record = context.records.get(id);
+        if (record?.state === 'created') await mountContainerRootfsNow(context, record);
+      }),
+    )
+    .finally(() => {
+      if (premounts.get(key) === mounting) premounts.delete(key);
+    });
   premounts.set(key, mounting);
   return mounting;
 }
@@ -181,10 +190,20 @@ export function unmountRootfs(
   if (inFlight) return inFlight;
   const unmounting = (async () => {
     await premounted(context, record.id);
-    await unmountRootfsAt(containerPaths(context.root, record.id).rootfs, async () => {
-      const snapshotter = await context.snapshotter();
-      return snapshotter.mounts(record.definition.SnapshotKey).catch(() => undefined);
-    });
+    // An `--rm` container's layer keeps the mark of its volatile mount: the layer goes with the
+    // container, and any mount of it before that is volatile too, which removes a mark first
+    // (rootfs-mount.ts). Looking up the layer and removing the mark cost milliseconds of the exit.
+    const snapshotMounts = record.definition.HostConfig.AutoRemove
+      ? undefined
+      : async () => {
+          const snapshotter = await context.snapshotter();
+          return snapshotter.mounts(record.definition.SnapshotKey).catch(() => undefined);
+        };
+    await unmountRootfsAt(
+      containerPaths(context.root, record.id).rootfs,
+      snapshotMounts,
+      context.spawner ? { spawner: context.spawner } : {},
+    );
   })().finally(() => {
     if (unmounts.get(key) === unmounting) unmounts.delete(key);
   });
@@ -236,10 +255,12 @@ export async function startRun(
   };
 
   // The root filesystem's mount, when it is one overlay, runs in the process that becomes conmon
-  // (its prelude): one fork of this process fewer before the container exists.
+  // (its prelude): one fork of this process fewer before the container exists. A spawner with
+  // builtins mounts it (or finds it mounted) beside conmon's start, which then comes first: the
+  // plan's look at the mount and the snapshot is left to the mount itself.
   let plan: RootfsMountPlan;
   try {
-    plan = await planRootfsMount(context, record);
+    plan = context.spawner?.builtins ? { inProcess: true } : await planRootfsMount(context, record);
   } catch (error) {
     return fail(error, EXIT_WHARF_ERROR);
   }
@@ -297,7 +318,10 @@ export async function startRun(
         ...(options.consoleSize ? { consoleSize: options.consoleSize } : {}),
       });
       seccompToKeep = await context.seccompFilters.annotate(spec, driver);
-      await Promise.all([...etcFiles, writeFile(paths.configJson, serializeRuntimeSpec(spec))]);
+      // config.json synchronously (a few KB, no flush: a fraction of a millisecond, where a
+      // thread-pool round trip costs milliseconds under load, on the way to the runtime's create)
+      writeFileSync(paths.configJson, serializeRuntimeSpec(spec));
+      await Promise.all(etcFiles);
       tracePhase('start: config.json written', id);
     } catch (error) {
       prepareFailed = true;
@@ -334,6 +358,7 @@ export async function startRun(
       beforeStart: prepare,
       ...(plan.prelude ? { prelude: plan.prelude } : {}),
       startOnCreate,
+      spawn: context.spawn,
     });
   } catch (error) {
     await context.runCleanupHooks('failedStart', record);
@@ -416,10 +441,8 @@ async function settleAll<T extends readonly unknown[]>(
 
 /** Whether the runtime keeps state for `id` (its directory under the runtime's --root). */
 async function hasRuntimeState(driver: { stateDir: string }, id: string): Promise<boolean> {
-  return access(join(driver.stateDir, id)).then(
-    () => true,
-    () => false,
-  );
+  // synchronous: one lookup on the way of every start (see createWithConmon's)
+  return existsSync(join(driver.stateDir, id));
 }
 
 /**
@@ -432,7 +455,7 @@ async function hasRuntimeState(driver: { stateDir: string }, id: string): Promis
  * says it, and the state directory is still there for the runtime.
  */
 async function releaseRuntimeState(
-  root: string,
+  context: ContainerContext,
   driver: RuntimeDriver,
   id: string,
   cgroupsPath: string,
@@ -442,14 +465,23 @@ async function releaseRuntimeState(
       if (!(error instanceof NotFoundError)) throw error;
     });
   try {
-    await removeCgroupTree(cgroupsPath);
+    await removeCgroupTree(cgroupsPath, context.spawner ? { spawner: context.spawner } : {});
   } catch {
     return viaRuntime();
   }
   // The state directory is renamed into the containers' trash (one rename instead of a
   // directory's worth of unlinks before the exit is recorded) and deleted in the background;
   // on another file system (a runtime state dir on tmpfs), it is deleted here.
-  await discardDirectory(root, join(driver.stateDir, id));
+  await discardDirectory(context.root, join(driver.stateDir, id));
+}
+
+/** Removes a file or symbolic link that may not be there. */
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
 }
 
 /** conmon's exit command for run `generation`: `wharf container cleanup`, guarded (see EXIT_GUARD). */
@@ -470,7 +502,10 @@ async function exitCommand(
     String(generation),
   ];
   const marker = paths.cleanedMarker(generation);
-  if (record.definition.HostConfig.AutoRemove === true) {
+  // A process whose spawner unmounts with a system call of its own (the daemon) unmounts at the
+  // exit faster than a `sh` and an `umount` forked by conmon would, which would only compete
+  // for the cores then: its exit command waits out the delay in conmon, forking nothing.
+  if (record.definition.HostConfig.AutoRemove === true && !context.spawner?.builtins) {
     const umount = await systemToolPath('umount');
     return {
       path: '/bin/sh',
@@ -510,9 +545,14 @@ export interface CleanupOptions {
   /**
    * Apply `--rm` (default true). A function is asked at the moment of the removal, under the
    * lock: the daemon removes in the same step unless an attached session still holds the
-   * container (then it removes later, itself).
+   * container after a short wait (then it removes later, itself).
    */
-  autoRemove?: boolean | (() => boolean);
+  autoRemove?: boolean | (() => boolean | Promise<boolean>);
+  /**
+   * This run's exit as the caller has just read it (the daemon's exit watch): not read again.
+   * Only used for the run `generation` names, checked under the lock as always.
+   */
+  exit?: ContainerExit;
 }
 
 export interface CleanupResult {
@@ -608,9 +648,11 @@ async function cleanupRunOnce(
   // lock, where the generation is checked again.
   let ended: ContainerExit | undefined;
   if (record!.definition.HostConfig.AutoRemove && isActive(record!.state)) {
-    ended = await readExit(containerPaths(context.root, id).location, {
-      cgroupsPath: record!.definition.CgroupsPath,
-    }).catch(() => undefined);
+    ended =
+      options.exit ??
+      (await readExit(containerPaths(context.root, id).location, {
+        cgroupsPath: record!.definition.CgroupsPath,
+      }).catch(() => undefined));
     // the unmount below, under the lock, joins this one (and meets its failure)
     if (ended) void unmountRootfs(context, record!).catch(() => undefined);
   }
@@ -628,7 +670,7 @@ async function cleanupRunOnce(
     }
     const driver = await context.driver(current.runtime);
     const cgroupsPath = current.definition.CgroupsPath;
-    let exit = ended ?? (await readExit(paths.location, { cgroupsPath }));
+    let exit = ended ?? options.exit ?? (await readExit(paths.location, { cgroupsPath }));
     tracePhase('cleanup: exit read', id);
     if (!exit) {
       const state = await reconcileContainer(paths.location, driver, { cgroupsPath });
@@ -637,7 +679,7 @@ async function cleanupRunOnce(
     }
     await stopHealthLoop(current);
     await Promise.all([
-      releaseRuntimeState(context.root, driver, id, cgroupsPath),
+      releaseRuntimeState(context, driver, id, cgroupsPath),
       unmountRootfs(context, current),
       context.runCleanupHooks('stopped', current),
     ]);
@@ -664,7 +706,7 @@ async function cleanupRunOnce(
     await context.runCleanupHooks('exit', record);
     tracePhase('cleanup: done', id);
     const autoRemove =
-      typeof options.autoRemove === 'function' ? options.autoRemove() : options.autoRemove !== false;
+      typeof options.autoRemove === 'function' ? await options.autoRemove() : options.autoRemove !== false;
     if (!restart && record.definition.HostConfig.AutoRemove && autoRemove) {
       // `--rm`: removed under the same lock, without releasing again what was just released
       await removeContainer(context, id, { force: false, volumes: true, released: true }).catch(
@@ -844,9 +886,10 @@ export async function removeContainer(
             }),
         ),
         discardDirectory(context.root, paths.dir),
-        rm(join(runtime.exitDir, id), { force: true }),
-        rm(join(runtime.socketDir, id), { force: true }),
       ] as const);
+      // conmon's exit file and attach link: an unlink each, synchronous (see moveToTrash)
+      unlinkIfPresent(join(runtime.exitDir, id));
+      unlinkIfPresent(join(runtime.socketDir, id));
       context.records.delete(id);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -10,6 +10,7 @@
  * @example
  * await discardDirectory(root, containerPaths(root, id).dir); // gone from its path; deleted soon
  */
+import { renameSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
@@ -28,7 +29,9 @@ function trashPath(root: string): string {
 export async function moveToTrash(root: string, dir: string): Promise<string | undefined> {
   const trash = trashPath(root);
   try {
-    await rename(dir, trash);
+    // synchronous: one rename on the way of every removal (a fraction of a millisecond; a
+    // thread-pool round trip costs 0.1-0.9 ms quiet, milliseconds under load)
+    renameSync(dir, trash);
     return trash;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;

@@ -22,12 +22,12 @@
  * await mountRootfs(await snapshotter.mounts(key), '/var/lib/wharf/containers/ID/rootfs', { volatile: true });
  * await unmountRootfs('/var/lib/wharf/containers/ID/rootfs', await snapshotter.mounts(key));
  */
-import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InternalError } from '../errors/index.ts';
 import { findExecutable } from '../runtime/runtime-probe.ts';
+import { type Spawner, spawnWithNode } from '../runtime/spawn-process.ts';
 import { mountAt } from '../snapshot/mount.ts';
 import type { Mount } from '../snapshot/snapshotter.ts';
 import { mountsUnder, mountsUnderSync } from './mount-points.ts';
@@ -70,6 +70,8 @@ export function relativeOverlayOptions(options: readonly string[]): { options: s
 export interface RootfsMountOptions {
   /** Mount a writable overlay with `volatile` (see the module comment). */
   volatile?: boolean;
+  /** How `mount` runs (Node's spawn unless told: a daemon passes its spawner). */
+  spawner?: Spawner;
 }
 
 const toolPaths = new Map<string, Promise<string>>();
@@ -104,7 +106,31 @@ export interface ToolCommand {
   env: Record<string, string>;
   /** For its error: `Cannot ${describe}: ${stderr}`. */
   describe: string;
+  /**
+   * The arguments of the spawner's builtin of the same name (`:mount`, `:umount`: the system
+   * call without the tool) when it does the same, for a spawner that has builtins.
+   */
+  builtin?: string[];
 }
+
+/**
+ * Options of an overlay mount that go to the file system as they are (mount(8) passes them on
+ * unchanged): a mount with only these can be the `:mount` builtin. Generic ones (`ro`, `nosuid`...)
+ * are flags mount(8) parses, so a mount with any of them runs the tool.
+ */
+const OVERLAY_OPTIONS = new Set([
+  'lowerdir',
+  'upperdir',
+  'workdir',
+  'index',
+  'volatile',
+  'redirect_dir',
+  'metacopy',
+  'xino',
+  'userxattr',
+  'nfs_export',
+  'uuid',
+]);
 
 // the C locale: util-linux otherwise loads a dozen locale files before it starts
 const TOOL_ENV = { LC_ALL: 'C' };
@@ -118,26 +144,28 @@ async function toolCommand(
   return { path: await systemToolPath(name), args, cwd, env: TOOL_ENV, describe };
 }
 
-function runTool(name: string, args: string[], cwd: string, describe: string): Promise<void> {
-  return toolCommand(name, args, cwd, describe).then(
-    (tool) =>
-      new Promise<void>((resolve, reject) => {
-        const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...tool.env };
-        const child = spawn(tool.path, tool.args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
-        const err: Buffer[] = [];
-        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-        child.on('error', (error) =>
-          reject(new InternalError(`Cannot run ${name}: ${error.message}`, { cause: error })),
-        );
-        child.on('close', (code) => {
-          if (code === 0) resolve();
-          else {
-            const message = Buffer.concat(err).toString('utf8').trim();
-            reject(new InternalError(`Cannot ${describe}: ${message || `exit code ${code}`}`));
-          }
-        });
-      }),
-  );
+function runTool(tool: ToolCommand, spawner?: Spawner): Promise<void> {
+  const name = tool.path.slice(tool.path.lastIndexOf('/') + 1);
+  const builtin = spawner?.builtins === true && tool.builtin !== undefined;
+  return new Promise<void>((resolve, reject) => {
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...tool.env };
+    const spawnProcess = spawner?.spawn ?? spawnWithNode;
+    const child = builtin
+      ? spawnProcess(`:${name}`, tool.builtin!, { cwd: tool.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawnProcess(tool.path, tool.args, { cwd: tool.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (error: Error) =>
+      reject(new InternalError(`Cannot run ${name}: ${error.message}`, { cause: error })),
+    );
+    child.on('close', (code: number | null) => {
+      if (code === 0) resolve();
+      else {
+        const message = Buffer.concat(err).toString('utf8').trim();
+        reject(new InternalError(`Cannot ${tool.describe}: ${message || `exit code ${code}`}`));
+      }
+    });
+  });
 }
 
 /** Mounts a snapshot's mounts on `target`, overlays with relative directories. */
@@ -151,7 +179,7 @@ export async function mountRootfs(
     await mountAt(mounts, target);
     return;
   }
-  await runTool('mount', command.args, command.cwd, command.describe);
+  await runTool(command, options.spawner);
 }
 
 /**
@@ -175,12 +203,18 @@ export async function rootfsMountCommand(
     overlayOptions = [...overlayOptions, 'volatile'];
   }
   const relative = relativeOverlayOptions(overlayOptions);
-  return toolCommand(
+  const command = await toolCommand(
     'mount',
     ['-t', 'overlay', '-o', relative.options.join(','), '--', mounts[0]!.source, target],
     relative.cwd,
     `mount the root filesystem on ${target}`,
   );
+  const plain = relative.options.every((option) => {
+    const equals = option.indexOf('=');
+    return OVERLAY_OPTIONS.has(equals < 0 ? option : option.slice(0, equals));
+  });
+  if (plain) command.builtin = [mounts[0]!.source, target, 'overlay', relative.options.join(',')];
+  return command;
 }
 
 /**
@@ -191,17 +225,16 @@ export async function rootfsMountCommand(
 export async function unmountRootfs(
   target: string,
   snapshotMounts?: () => Promise<readonly Mount[] | undefined>,
+  options: { spawner?: Spawner } = {},
 ): Promise<boolean> {
   // synchronous (see isMountPointSync): the unmount starts within this turn of the event loop
   const mounted = mountsUnderSync(target);
   if (mounted.length === 0) return false;
   try {
-    await runTool(
-      'umount',
-      mounted.map((entry) => entry.mountpoint),
-      '/',
-      `unmount ${target}`,
-    );
+    const mountpoints = mounted.map((entry) => entry.mountpoint);
+    const tool = await toolCommand('umount', mountpoints, '/', `unmount ${target}`);
+    tool.builtin = mountpoints;
+    await runTool(tool, options.spawner);
   } catch (error) {
     // another handler of the same exit unmounted it meanwhile: done all the same
     if ((await mountsUnder(target)).length > 0) throw error;

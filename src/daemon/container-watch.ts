@@ -47,6 +47,13 @@ const TAIL_MS = 100;
 const EXIT_POLL_MS = 1000;
 /** How long an `--rm` removal waits for attached sessions to finish reading. */
 const HOLD_LIMIT_MS = 10_000;
+/**
+ * How long the exit's handling waits (under the container's lock) for attached sessions to let
+ * go, to remove in the same step: an attach reads the end of the log after the exit (a few thread
+ * pool round trips, 1-6 ms), which the exit's handling may now outrun; past this, the removal
+ * waits outside the lock (#cleanup), up to HOLD_LIMIT_MS.
+ */
+const IN_STEP_HOLD_MS = 50;
 
 export class ContainerWatch {
   readonly #service: ContainerService;
@@ -229,7 +236,7 @@ export class ContainerWatch {
       }
       tracePhase('watch: exit seen', run.record.id);
       this.#finish(run, exit);
-      if (run.cleanup) await this.#cleanup(run.record);
+      if (run.cleanup) await this.#cleanup(run.record, exit);
     } catch {
       // read errors: the next poll tries again
     } finally {
@@ -267,10 +274,16 @@ export class ContainerWatch {
    * released) when none holds it by then, which is usual (an attached client's stream closes
    * when the container exits), else below once they let go.
    */
-  async #cleanup(record: ContainerRecord): Promise<void> {
+  async #cleanup(record: ContainerRecord, exit: ContainerExit): Promise<void> {
     const handle = () =>
       this.#service
-        .cleanup(record.id, record.generation, { autoRemove: () => !this.#holds.has(record.id) })
+        .cleanup(record.id, record.generation, {
+          autoRemove: async () => {
+            await this.#released(record.id, IN_STEP_HOLD_MS);
+            return !this.#holds.has(record.id);
+          },
+          exit,
+        })
         .catch(() => undefined);
     // A restart policy's back-off runs inside the cleanup: holding the container that long would
     // keep `docker stop` waiting, so those runs are handled outside `serialize`.
@@ -314,11 +327,12 @@ export class ContainerWatch {
     };
   }
 
-  async #released(id: string): Promise<void> {
-    const deadline = Date.now() + HOLD_LIMIT_MS;
+  /** Waits until no session holds `id`, for at most `limitMs`. */
+  async #released(id: string, limitMs = HOLD_LIMIT_MS): Promise<void> {
+    const deadline = Date.now() + limitMs;
     while (this.#holds.has(id) && Date.now() < deadline && !this.#closed) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 200);
+        const timer = setTimeout(done, Math.min(200, Math.max(1, deadline - Date.now())));
         timer.unref();
         const waiters = this.#holdWaiters;
         function done() {

@@ -27,6 +27,7 @@ import { VolumeHooks } from '../container/container-volume-hooks.ts';
 import { type MetadataDatabase, openMetadataDatabase } from '../metadata/database.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { RuntimeName } from '../runtime/runtime-driver.ts';
+import type { Spawner } from '../runtime/spawn-process.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { LocalEngine } from './local-engine.ts';
@@ -43,6 +44,8 @@ export interface ContainerServiceWiring {
    * volumes (container-network-hooks.ts, container-volume-hooks.ts); `[]` for none of them.
    */
   hooks?: readonly ContainerHooks[];
+  /** What starts a run's `mount`, conmon and `umount` (default Node's spawn; the daemon: its spawner). */
+  spawner?: Spawner;
 }
 
 /** The layers every container of a root goes through: networks, then volumes. */
@@ -132,6 +135,7 @@ function serviceOptions(wiring: ContainerServiceWiring, db: MetadataDatabase, ro
     ...(wiring.runtime ? { defaultRuntime: wiring.runtime } : {}),
     ...(wiring.conmonCgroup !== undefined ? { conmonCgroup: wiring.conmonCgroup } : {}),
     hooks: wiring.hooks ?? defaultHooks(db, root),
+    ...(wiring.spawner ? { spawner: wiring.spawner } : {}),
   };
 }
 

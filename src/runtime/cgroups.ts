@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno, NotFoundError } from '../errors/index.ts';
+import type { Spawner } from './spawn-process.ts';
 
 export interface CgroupHierarchy {
   /** `memory`, `cpu`, `name=systemd`...; empty for the v2 hierarchy. */
@@ -328,7 +329,10 @@ async function fillCpuset(mountpoint: string, cgroupsPath: string): Promise<void
  * Removes a cgroup and everything below it from every hierarchy, deepest first. The cgroups must
  * be empty of processes (the kernel refuses otherwise: EBUSY, reported). Missing ones are fine.
  */
-export async function removeCgroupTree(cgroupsPath: string): Promise<void> {
+export async function removeCgroupTree(
+  cgroupsPath: string,
+  options: { spawner?: Spawner } = {},
+): Promise<void> {
   // A container's cgroup usually has no children: rmdir first, and list it only when the kernel
   // refuses (EBUSY: children, or processes, which the second rmdir then reports).
   const removeDir = async (dir: string): Promise<void> => {
@@ -354,8 +358,21 @@ export async function removeCgroupTree(cgroupsPath: string): Promise<void> {
     }
   };
   if (cgroupsPath === '/' || cgroupsPath === '') return;
+  const dirs = (await allDirectories(cgroupsPath)).map(({ dir }) => dir);
+  // A spawner's helper removes them all in one request, one system call each (no round trip
+  // through the thread pool for each, 1-3 ms in all); what it cannot remove goes below.
+  if (options.spawner && (await rmdirAll(options.spawner, dirs))) return;
   // the hierarchies are independent: remove from all of them at once
-  await settleAll((await allDirectories(cgroupsPath)).map(({ dir }) => removeDir(dir)));
+  await settleAll(dirs.map((dir) => removeDir(dir)));
+}
+
+/** The spawner's `:rmdir` of `dirs`: true when none is left. */
+function rmdirAll(spawner: Spawner, dirs: readonly string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawner.spawn(':rmdir', dirs, { stdio: ['ignore', 'ignore', 'ignore'] });
+    child.on('error', () => resolve(false));
+    child.on('close', (code: number | null) => resolve(code === 0));
+  });
 }
 
 /** Waits for every promise, then throws the first failure: nothing is left running on an error. */

@@ -46,7 +46,6 @@
  * await runtime.start(id);
  * const exit = await waitForExit({ id, exitDir, userdataDir });
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, watch } from 'node:fs';
 import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,6 +56,7 @@ import { readOnlyRuntime } from './read-only-runtime.ts';
 import type { RuntimeDriver } from './runtime-driver.ts';
 import { runtimeErrorMessage } from './runtime-driver.ts';
 import { findExecutable } from './runtime-probe.ts';
+import { type SpawnedProcess, type SpawnProcess, spawnWithNode } from './spawn-process.ts';
 
 export interface ConmonLocation {
   id: string;
@@ -125,6 +125,11 @@ export interface ConmonOptions extends ConmonLocation {
    * one-line `sh` that swaps the verb (see RUN_INSTEAD_OF_CREATE).
    */
   startOnCreate?: boolean;
+  /**
+   * How conmon (or the prelude's `sh`) is started: Node's spawn unless told (a daemon passes its
+   * ProcessSpawner's, which does not fork the daemon: process-spawner.ts).
+   */
+  spawn?: SpawnProcess;
 }
 
 /** See ConmonOptions' `prelude`. */
@@ -236,7 +241,7 @@ function readSyncMessage(stream: Readable, timeoutMs: number): Promise<SyncMessa
   });
 }
 
-function childExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function childExit(child: SpawnedProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve({ code: child.exitCode, signal: child.signalCode });
@@ -342,13 +347,14 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
   ]) {
     unlinkIfPresent(file);
   }
-  // `prepared` never rejects: its outcome is looked at below. The caller's work starts first and
-  // gets one turn of the event loop, so that its own processes (the root filesystem's `mount`,
-  // when it has no prelude) are started before conmon's spawn holds this thread for a few
-  // milliseconds.
+  // `prepared` never rejects: its outcome is looked at below. The caller's work starts first and,
+  // with Node's spawn, gets one turn of the event loop, so that its own processes (the root
+  // filesystem's `mount`, when it has no prelude) are started before conmon's spawn holds this
+  // thread for a few milliseconds. A spawner holds nothing: conmon's start (its exec, its
+  // libraries) then overlaps the caller's work at once.
   const prelude = deferred();
   const prepared = Promise.allSettled([(async () => options.beforeStart?.(prelude.promise))()]);
-  await new Promise((resolve) => setImmediate(resolve));
+  if (!options.spawn) await new Promise((resolve) => setImmediate(resolve));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     ...options.env,
@@ -357,19 +363,26 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
     _OCI_STARTPIPE: '4',
   };
   const args = conmonArgs(options, paths, launch?.path);
+  const spawnProcess = options.spawn ?? spawnWithNode;
   const child = options.prelude
-    ? spawn('/bin/sh', ['-c', preludeScript(options.prelude, conmon, args, options.userdataDir)], {
+    ? spawnProcess('/bin/sh', ['-c', preludeScript(options.prelude, conmon, args, options.userdataDir)], {
         cwd: options.prelude.cwd,
         env,
         detached: true,
         stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       })
-    : spawn(conmon, args, {
+    : spawnProcess(conmon, args, {
         cwd: options.userdataDir, // conmon writes a second `oom` file into its cwd
         env,
         detached: true,
         stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       });
+  // Node's spawn knows at once whether the exec worked (`pid`); a spawner says so a moment later
+  const started = new Promise<boolean>((resolve) => {
+    if (child.pid !== undefined) resolve(true);
+    child.once('spawn', () => resolve(true));
+    child.once('error', () => resolve(false));
+  });
   if (options.prelude) {
     readPreludeOutcome(statusPipe(child), options.prelude.describe).then(prelude.resolve, prelude.reject);
   } else prelude.resolve();
@@ -382,7 +395,12 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
   const timeoutMs = options.timeoutMs ?? 30_000;
   const syncMessage = readSyncMessage(syncPipe, timeoutMs);
   try {
-    if (child.pid === undefined) {
+    // the caller's failure first: it is the reason this container cannot start
+    for (const outcome of await prepared) if (outcome.status === 'rejected') throw outcome.reason;
+    // Written before the spawn is known to have worked: a spawner hands the write to conmon once
+    // it is exec'd (or drops it when the exec failed), so its report is not waited for first.
+    startPipe.end('0');
+    if (!(await started)) {
       const { code } = await exited.catch((error: unknown) => {
         throw new UnavailableError(`Cannot create container ${options.id}: cannot run conmon`, {
           cause: error,
@@ -390,9 +408,6 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
       });
       throw new UnavailableError(`Cannot create container ${options.id}: conmon did not start (${code})`);
     }
-    // the caller's failure first: it is the reason this container cannot start
-    for (const outcome of await prepared) if (outcome.status === 'rejected') throw outcome.reason;
-    startPipe.end('0');
     // conmon's first process exits as soon as it has forked its daemon and written the daemon's
     // pid: the daemon moves into its cgroup while the runtime creates the container (step 4).
     const cgroup = options.conmonCgroup === undefined ? DEFAULT_CONMON_CGROUP : options.conmonCgroup;
@@ -471,7 +486,7 @@ function unlinkIfPresent(path: string): void {
 }
 
 /** The prelude's status pipe: the child's fd 5, when it has one. */
-function statusPipe(child: ChildProcess): Readable | undefined {
+function statusPipe(child: SpawnedProcess): Readable | undefined {
   return ((child.stdio as unknown as (Readable | null)[])[5] ?? undefined) as Readable | undefined;
 }
 

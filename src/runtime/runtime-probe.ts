@@ -70,6 +70,11 @@ const EXTRA_PATHS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin
  * looks up conmon, crun and runc).
  */
 export async function findExecutable(name: string): Promise<string | undefined> {
+  return findExecutableSync(name);
+}
+
+/** findExecutable for callers that cannot wait (a constructor). */
+export function findExecutableSync(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_PATHS];
   for (const dir of dirs) {
     const candidate = join(dir, name);

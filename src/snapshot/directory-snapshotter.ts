@@ -14,8 +14,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../errors/index.ts';
 import { deleteInBackground } from '../util/background-delete.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
@@ -170,7 +170,9 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   ): Promise<Mount[]> {
     // Fail early (before copying anything) on the usual mistakes; the transaction checks again.
     const parentRow = this.store.checkCreate(key, parent);
-    const temp = await mkdtemp(`${this.root}/snapshots/new-${process.pid}-`);
+    // synchronous: one directory, a fraction of a millisecond, against a thread-pool round trip
+    // (0.1-0.9 ms quiet, milliseconds under load) on the way of every container's create
+    const temp = mkdtempSync(`${this.root}/snapshots/new-${process.pid}-`);
     try {
       await this.populate(temp, kind, parentRow);
       return this.store.transaction(

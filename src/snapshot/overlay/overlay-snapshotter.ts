@@ -36,7 +36,7 @@ import {
   symlinkSync,
   unlinkSync,
 } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../../errors/index.ts';
 import { DirectorySnapshotter } from '../directory-snapshotter.ts';
 import type { SnapshotRow } from '../metastore.ts';
@@ -71,8 +71,9 @@ export class OverlaySnapshotter extends DirectorySnapshotter {
     kind: SnapshotKind,
     parent: SnapshotRow | undefined,
   ): Promise<void> {
-    await mkdir(`${dir}/fs`, { mode: 0o755 });
-    if (kind === 'active') await mkdir(`${dir}/work`, { mode: 0o700 });
+    // synchronous, as the rest of this: two directories (see the create's mkdtemp)
+    mkdirSync(`${dir}/fs`, { mode: 0o755 });
+    if (kind === 'active') mkdirSync(`${dir}/work`, { mode: 0o700 });
     if (parent) {
       // The merged root takes the upper root's owner and mode: start from the parent's.
       const stats = statSync(this.fsDir(parent.id));
