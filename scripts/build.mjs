@@ -28,7 +28,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -135,27 +135,12 @@ async function buildCliBundle(entry, outfile) {
   }
 }
 
-/**
- * The V8 flags bin/wharf starts node with (its `node_flags=` line): the code caches are made
- * under the same flags, since V8 refuses a cache made under others.
- */
-async function wharfNodeFlags() {
-  const script = await readFile('bin/wharf', 'utf8');
-  const line = /^node_flags='([^']*)'$/m.exec(script);
-  if (!line) throw new Error("Cannot build: bin/wharf has no node_flags='...' line");
-  return line[1].split(' ').filter(Boolean);
-}
-
 /** Writes `<file>.cache` in a process of its own (its warm-up prints help: stdout goes nowhere). */
-function writeCache(file, installedName, nodeFlags) {
+function writeCache(file, installedName) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...nodeFlags, `${temp}/.write-code-cache.mjs`, file, installedName],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    const child = spawn(process.execPath, [`${temp}/.write-code-cache.mjs`, file, installedName], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     child.on('error', reject);
     child.on('exit', (code, signal) =>
       code === 0
@@ -232,12 +217,11 @@ try {
   });
   // (the warm-up prints every verb's help: stdout goes nowhere)
   // (named as the bundle will be once dist/ is in place: V8 keeps the name a cache was made under)
-  const nodeFlags = await wharfNodeFlags();
   await inParallel(
     entries.map(
       ({ out }) =>
         () =>
-          writeCache(`${temp}/${out}`, resolve(`dist/${out}`), nodeFlags),
+          writeCache(`${temp}/${out}`, resolve(`dist/${out}`)),
     ),
     2,
   );

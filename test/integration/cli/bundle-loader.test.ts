@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hotVerb, learnedCachePath, loadCliBundle, writeCodeCache } from '../../../src/cli/bundle-loader.ts';
-import { projectRoot, wharfNodeFlags } from '../../helpers/wharf.ts';
+import { projectRoot } from '../../helpers/wharf.ts';
 
 const loaderPath = join(projectRoot, 'src/cli/bundle-loader.ts');
 
@@ -326,7 +326,7 @@ describe('CLI bundle loader', () => {
   it('is what the built binary loads, with an accepted cache', {
     skip: !built() && 'dist/ is not built',
   }, () => {
-    // the whole CLI's bundle and every module's, under the V8 flags bin/wharf starts node with
+    // the whole CLI's bundle and every module's
     const bundles = [
       join(projectRoot, 'dist/wharf.cjs'),
       ...readdirSync(join(projectRoot, 'dist/verbs'))
@@ -337,9 +337,7 @@ describe('CLI bundle loader', () => {
     const code = `import('${loaderPath}').then(({ loadCliBundle }) => {
       for (const file of ${JSON.stringify(bundles)}) console.log(loadCliBundle(file).codeCache);
     });`;
-    const statuses = execFileSync(process.execPath, [...wharfNodeFlags(), '--import', 'tsx', '-e', code], {
-      encoding: 'utf8',
-    });
+    const statuses = execFileSync(process.execPath, ['--import', 'tsx', '-e', code], { encoding: 'utf8' });
     assert.deepEqual(
       statuses.trim().split('\n'),
       bundles.map(() => 'accepted'),
@@ -407,9 +405,7 @@ describe('the built launcher', { skip: !built() && 'dist/ is not built' }, () =>
   }
 
   function wharf(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    // with bin/wharf's V8 flags, which the code caches were made under
-    const argv = [...wharfNodeFlags(), join(dist, 'launcher.cjs'), '--root', root, ...args];
-    const result = spawnSync(process.execPath, argv, {
+    const result = spawnSync(process.execPath, [join(dist, 'launcher.cjs'), '--root', root, ...args], {
       encoding: 'utf8',
       env,
     });
