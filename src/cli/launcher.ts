@@ -25,7 +25,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   process.stdout.write(`Wharf version ${VERSION}\n`);
 } else {
   tracePhase('cli: launcher');
-  process.once('exit', endPromptly);
+  process.on('exit', endPromptly); // `on`, not `once`: it must still be in the list it reads
   void runLine(argv);
 }
 

@@ -440,6 +440,35 @@ describe('the built launcher', { skip: !built() && 'dist/ is not built' }, () =>
     assert.deepEqual(temps(dist), []);
   });
 
+  it("ends from its 'exit' event with every other exit listener run once", () => {
+    // one listener registered before the launcher's (a --require'd module's)
+    const preload = join(work, 'count-exits.cjs');
+    writeFileSync(
+      preload,
+      "process.on('exit', (code) => process.stderr.write('exit listener ' + code + '\\n'));\n",
+    );
+    const result = spawnSync(
+      process.execPath,
+      ['-r', preload, join(dist, 'launcher.cjs'), '--root', root, 'ps', '-q'],
+      {
+        encoding: 'utf8',
+        env,
+      },
+    );
+    assert.equal(result.status, 0);
+    assert.equal(result.stderr, 'exit listener 0\n');
+    const failed = spawnSync(
+      process.execPath,
+      ['-r', preload, join(dist, 'launcher.cjs'), '--root', root, 'exec', 'nosuch', 'true'],
+      {
+        encoding: 'utf8',
+        env,
+      },
+    );
+    assert.equal(failed.status, 1);
+    assert.equal(failed.stderr, 'Error: No such container: nosuch\nexit listener 1\n');
+  });
+
   it("runs a verb from its module's own bundle, as the whole CLI's bundle runs it", () => {
     // the whole CLI's answers first (dist/ holds no module bundles yet), then the module bundles'
     const lines = [
