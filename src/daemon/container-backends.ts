@@ -37,6 +37,8 @@ export interface LocalContainerBackends {
   counts(): Promise<SystemDescription['containers']>;
   /** `/system/df`'s Containers: every container with SizeRw and SizeRootFs. */
   diskUsage(): Promise<JsonObject[]>;
+  /** Ends the process spawner (its helper exits; what it started runs on). */
+  close(): void;
 }
 
 export function localContainerBackends(engine: LocalEngine): LocalContainerBackends {
@@ -67,6 +69,9 @@ export function localContainerBackends(engine: LocalEngine): LocalContainerBacke
         SizeRw: summary.SizeRw ?? 0,
         SizeRootFs: summary.SizeRootFs ?? 0,
       })) as unknown as JsonObject[];
+    },
+    close() {
+      spawner?.close();
     },
   };
 }

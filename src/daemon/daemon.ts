@@ -45,8 +45,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     for (const host of config.hosts) if (host.kind === 'unix') await prepareSocketPath(host.path);
     const engine = await openLocalEngine({ root: config.root });
     cleanups.push(() => engine.close());
+    const backends = localBackends(engine, { version: config.version, debug: config.logLevel === 'debug' });
+    cleanups.push(() => backends.close());
     const server = new EngineApiServer({
-      backends: localBackends(engine, { version: config.version, debug: config.logLevel === 'debug' }),
+      backends,
       version: config.version,
       logger,
     });

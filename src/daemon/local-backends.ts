@@ -22,7 +22,7 @@ import { volumeDiskUsage } from './volume-disk-usage.ts';
 export function localBackends(
   engine: LocalEngine,
   options: { version: string; debug?: boolean },
-): EngineApiBackends {
+): EngineApiBackends & { close(): void } {
   const images = engine.images;
   const containers = localContainerBackends(engine);
   const volumes = openVolumeService(engine);
@@ -58,5 +58,6 @@ export function localBackends(
     containerIo: containers.containerIo,
     exec: containers.exec,
     events: containers.events,
+    close: () => containers.close(),
   };
 }
