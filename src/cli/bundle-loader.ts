@@ -64,6 +64,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { FailedPreconditionError } from '../errors/index.ts';
 import type { CliResult } from './run-cli.ts';
+import { GLOBAL_VALUE_FLAGS } from './verb-modules.ts';
 
 /** What dist/wharf.cjs exports (src/cli/cli-bundle.ts). */
 export interface CliBundle {
@@ -161,9 +162,6 @@ const HOT_VERBS: Readonly<Record<string, string>> = {
 
 /** The management groups whose subcommand names the verb (`container cleanup`). */
 const GROUPS = new Set(['container', 'image', 'network', 'volume']);
-
-/** Global flags that take a value (as src/cli/run-cli.ts finds the verb). */
-const GLOBAL_VALUE_FLAGS = new Set(['--root', '-H', '--host', '-l', '--log-level']);
 
 /** Verbs whose `-h` is `--hostname`, not help. */
 const DASH_H_IS_HOSTNAME = new Set(['run', 'create']);

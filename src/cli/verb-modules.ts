@@ -62,7 +62,13 @@ export const VERB_MODULES = {
 export type CommandModuleName = (typeof VERB_MODULES)[keyof typeof VERB_MODULES];
 
 /** Global flags that take a value: a verb is the first word that is neither one nor its value. */
-const GLOBAL_VALUE_FLAGS = new Set(['--root', '-H', '--host', '-l', '--log-level']);
+export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set([
+  '--root',
+  '-H',
+  '--host',
+  '-l',
+  '--log-level',
+]);
 
 /**
  * The verb of a command line, and whether a global `--help` comes before it (then the program's

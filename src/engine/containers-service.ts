@@ -18,7 +18,7 @@
  * const containers = openContainerService(engine);
  * try { await containers.list({ all: true }); } finally { containers.close(); engine.close(); }
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ContainerHooks, ImageSource, WharfCommand } from '../container/container-context.ts';
 import { NetworkHooks } from '../container/container-network-hooks.ts';
 import { CONTAINER_MIGRATIONS } from '../container/container-records.ts';
@@ -30,6 +30,7 @@ import type { RuntimeName } from '../runtime/runtime-driver.ts';
 import type { Spawner } from '../runtime/spawn-process.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay/overlay-snapshotter.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import { currentWharfCommand } from './current-wharf-command.ts';
 import type { LocalEngine } from './local-engine.ts';
 
 export interface ContainerServiceWiring {
@@ -51,12 +52,6 @@ export interface ContainerServiceWiring {
 /** The layers every container of a root goes through: networks, then volumes. */
 function defaultHooks(db: MetadataDatabase, root: string): ContainerHooks[] {
   return [new NetworkHooks(db, root), new VolumeHooks(db, root)];
-}
-
-/** This process as a `wharf` command: node, its flags (e.g. tsx's loader) and the script. */
-export function currentWharfCommand(): WharfCommand {
-  const script = process.argv[1];
-  return { path: process.execPath, args: [...process.execArgv, ...(script ? [resolve(script)] : [])] };
 }
 
 /** The overlay snapshotter of a root. */

@@ -90,14 +90,16 @@ export function readOnlyRuntime(
   dir = READ_ONLY_RUNTIME_DIR,
 ): Promise<RuntimeLaunch | undefined> {
   const cacheKey = `${dir}\0${binary}`;
-  let launch = known.get(cacheKey);
+  const launch = known.get(cacheKey);
   if (!launch) {
-    launch = prepare(binary, dir).catch(() => undefined);
-    known.set(cacheKey, launch);
+    // prepare checks the view itself: a fresh one needs no second look (an exec's first call)
+    const prepared = prepare(binary, dir).catch(() => undefined);
+    known.set(cacheKey, prepared);
     // a failure is not final (a mount table in flux, a missing directory): ask again later
-    void launch.then((result) => {
+    void prepared.then((result) => {
       if (!result) setTimeout(() => known.delete(cacheKey), 60_000).unref();
     });
+    return prepared;
   }
   return launch.then((result) => {
     if (!result) return undefined;

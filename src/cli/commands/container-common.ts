@@ -11,12 +11,12 @@ import type { ContainerService } from '../../container/container-service.ts';
 import type { RestartPolicy } from '../../container/docker-types.ts';
 import { parseGoDuration } from '../../container/go-duration.ts';
 import { openContainerService, openContainerServiceOnly } from '../../engine/containers-service.ts';
+import { currentWharfCommand } from '../../engine/current-wharf-command.ts';
 import type { LocalEngine } from '../../engine/local-engine.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { deleteAfterExit } from '../../util/background-delete.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
-import { wharfCommand } from '../wharf-command.ts';
 import { collect, parseEnvValue, readKeyValueFile } from './env-flags.ts';
 
 export { collect, parseEnvValue, readKeyValueFile };
@@ -32,7 +32,7 @@ export async function withContainers<T>(
   // a command: its removals' deletes go to a process of their own when it is done
   deleteAfterExit();
   const engine = await openLocalEngine({ root: context.root() });
-  const service = openContainerService(engine, { wharfCommand: wharfCommand() });
+  const service = openContainerService(engine, { wharfCommand: currentWharfCommand() });
   try {
     return await fn(service, engine);
   } finally {
@@ -51,7 +51,7 @@ export async function withContainerService<T>(
 ): Promise<T> {
   tracePhase('cli: opening service');
   deleteAfterExit();
-  const opened = openContainerServiceOnly(context.root(), { wharfCommand: wharfCommand() });
+  const opened = openContainerServiceOnly(context.root(), { wharfCommand: currentWharfCommand() });
   tracePhase('cli: service open');
   try {
     return await fn(opened.service);
@@ -327,7 +327,7 @@ export async function inspectContainer(
   options: { size?: boolean } = {},
 ): Promise<{ raw: unknown }> {
   const { GO_MARSHAL_JSON } = await import('../format/go-value.ts');
-  const service = openContainerService(engine, { wharfCommand: wharfCommand() });
+  const service = openContainerService(engine, { wharfCommand: currentWharfCommand() });
   try {
     const view = await service.inspect(ref, options);
     const raw = structuredClone(view) as unknown as Record<string | symbol, unknown>;

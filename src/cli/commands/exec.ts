@@ -9,10 +9,10 @@
 import type { Command } from 'commander';
 import type { ExecHandle, ExecRequest } from '../../container/container-exec.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
+import { currentWharfCommand } from '../../engine/current-wharf-command.ts';
 import { openExecService } from '../../engine/exec-service.ts';
 import { CliExit, ContinueInGroup } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
-import { wharfCommand } from '../wharf-command.ts';
 import { collect, parseEnvValue, readKeyValueFile } from './env-flags.ts';
 
 /**
@@ -32,7 +32,7 @@ export function register(program: Command, context: CliContext): void {
 /** The top-level `exec`'s runner: the exec service's fast path, else `container exec`. */
 function fastExec(context: CliContext): ExecRunner {
   return async (name, request, use) => {
-    const execs = openExecService(context.root(), { wharfCommand: wharfCommand() });
+    const execs = openExecService(context.root(), { wharfCommand: currentWharfCommand() });
     try {
       const handle = await execs.tryExec(name, request);
       if (!handle) throw new ContinueInGroup('container');
