@@ -193,3 +193,16 @@ export async function importBusyboxImage(
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The events of `container` in the last five minutes, one line each in `format`
+ * (`wharf events --since 5m --until 0s --filter container=X --format F`).
+ */
+export async function containerEvents(
+  fx: ContainerFixture,
+  container: string,
+  format = '{{.Action}}',
+): Promise<string[]> {
+  const args = ['events', '--since', '5m', '--until', '0s', '--filter', `container=${container}`];
+  return (await fx.ok([...args, '--format', format])).split('\n');
+}

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { wharfBin } from '../../helpers/wharf.ts';
 import {
   type ContainerFixture,
+  containerEvents,
   containerTestsSkipReason,
   eventually,
   importBusyboxImage,
@@ -213,20 +214,7 @@ describe('container lifecycle', { skip }, () => {
     );
     // Each attached exec is recorded as Docker's create, start, then die with its code (the first
     // two while the runtime starts the process), and leaves none of the runtime's scratch files.
-    const events = (
-      await fx.ok([
-        'events',
-        '--since',
-        '5m',
-        '--until',
-        '0s',
-        '--filter',
-        'container=box',
-        '--format',
-        '{{json .}}',
-      ])
-    )
-      .split('\n')
+    const events = (await containerEvents(fx, 'box', '{{json .}}'))
       .map((line) => JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } })
       .filter((event) => event.Action.startsWith('exec_'));
     const byExec = new Map<string | undefined, typeof events>();
@@ -386,17 +374,7 @@ describe('container lifecycle', { skip }, () => {
     };
     assert.ok(health.Log.length <= 5);
     assert.equal(health.Log.at(-1)?.ExitCode, 1);
-    const events = await fx.ok([
-      'events',
-      '--since',
-      '5m',
-      '--until',
-      '0s',
-      '--filter',
-      'container=checked',
-      '--format',
-      '{{.Action}}',
-    ]);
+    const events = (await containerEvents(fx, 'checked')).join('\n');
     assert.match(events, /health_status: healthy/);
     assert.match(events, /health_status: unhealthy/);
     await fx.ok(['rm', '-f', 'checked']);
@@ -453,19 +431,7 @@ describe('container lifecycle', { skip }, () => {
     assert.deepEqual(c.Args, ['300']);
     assert.match(c.State.FinishedAt, /^\d{4}-\d\d-\d\dT/);
     assert.equal(await fx.ok(['ps', '-aq', '-n', '1']), id.slice(0, 12));
-    const actions = (
-      await fx.ok([
-        'events',
-        '--since',
-        '5m',
-        '--until',
-        '0s',
-        '--filter',
-        `container=${id}`,
-        '--format',
-        '{{.Action}}',
-      ])
-    ).split('\n');
+    const actions = await containerEvents(fx, id);
     for (const action of ['create', 'start', 'pause', 'unpause', 'rename', 'kill', 'die']) {
       assert.ok(actions.includes(action), `no ${action} event in ${actions.join(', ')}`);
     }

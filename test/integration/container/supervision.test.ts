@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type ContainerFixture,
+  containerEvents,
   containerTestsSkipReason,
   eventually,
   makeContainerFixture,
@@ -132,17 +133,6 @@ describe('container supervision', { skip }, () => {
     );
     assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(fx.root));
     assert.equal(await fx.ok(['ps', '-aq']), '');
-    const events = await fx.ok([
-      'events',
-      '--since',
-      '5m',
-      '--until',
-      '0s',
-      '--filter',
-      `container=${id}`,
-      '--format',
-      '{{.Action}}',
-    ]);
-    assert.deepEqual(events.split('\n'), ['create', 'start', 'die', 'destroy']);
+    assert.deepEqual(await containerEvents(fx, id), ['create', 'start', 'die', 'destroy']);
   });
 });
