@@ -38,8 +38,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { InternalError, UnavailableError } from '../errors/index.ts';
+import { openSharedSqlite } from '../util/sqlite-wal.ts';
 
 export const DATABASE_FILE = 'wharf.db';
 /** How long a writer waits for another process's transaction before giving up. */
@@ -210,17 +211,14 @@ export function openMetadataDatabase(
   const path = join(root, DATABASE_FILE);
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = openSharedSqlite(path, { busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 'NORMAL' });
   } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') throw translateSqliteError(error);
     throw new UnavailableError(`Cannot open metadata database ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   try {
-    // WAL is persistent once set; checking first avoids taking a lock on every open.
-    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
     db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
     );

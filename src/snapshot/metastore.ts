@@ -29,13 +29,14 @@
  * const store = new SnapshotMetaStore('/var/lib/wharf/snapshots/overlay/metadata.db');
  * const row = store.transaction(() => store.create('k', 'active', undefined, {}));
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
 } from '../errors/index.ts';
+import { openSharedSqlite } from '../util/sqlite-wal.ts';
 import type { SnapshotInfo, SnapshotKind } from './snapshotter.ts';
 
 export interface SnapshotRow {
@@ -73,13 +74,9 @@ export class SnapshotMetaStore {
   readonly #db: Database.Database;
 
   constructor(path: string) {
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 10000');
-    this.#db.pragma('foreign_keys = ON');
     // FULL: a committed snapshot row survives power loss along with the rename it describes
     // (see the module comment for the transactions that do not need it).
-    this.#db.pragma('synchronous = FULL');
+    this.#db = openSharedSqlite(path, { busyTimeoutMs: 10_000, synchronous: 'FULL' });
     this.transaction(() => {
       if ((this.#db.pragma('user_version', { simple: true }) as number) === 0) {
         this.#db.exec(SCHEMA);

@@ -17,8 +17,9 @@
  * @example
  * const store = SqliteAccessStore.open('/var/lib/wharf/registry/access.db');
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { AlreadyExistsError, NotFoundError } from '../../errors/index.ts';
+import { openSharedSqlite } from '../../util/sqlite-wal.ts';
 import type {
   AccessStore,
   Action,
@@ -93,12 +94,8 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   static open(path: string): SqliteAccessStore {
-    const db = new Database(path);
+    const db = openSharedSqlite(path, { busyTimeoutMs: 5000, synchronous: 'FULL' });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      db.pragma('foreign_keys = ON');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new Error(

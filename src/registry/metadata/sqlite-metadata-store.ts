@@ -41,8 +41,9 @@
  * @example
  * const store = SqliteMetadataStore.open('/var/lib/wharf/registry/metadata.db');
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Digest, DigestAlgorithm } from '../../oci/digest.ts';
+import { openSharedSqlite } from '../../util/sqlite-wal.ts';
 import { currentProcessIdentity } from '../process-identity.ts';
 import type {
   BlobRecord,
@@ -212,11 +213,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Opens (creating and migrating) the database file. */
   static open(path: string, options: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('foreign_keys = ON');
+    const db = openSharedSqlite(path, { busyTimeoutMs: 5000, synchronous: 'FULL' });
     try {
       migrate(db, path);
     } catch (error) {
