@@ -43,7 +43,7 @@ import type { Filters, JsonObject } from '../engine-api/routes/json-types.ts';
 import { InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
 import { familiarString, parseNormalizedReference } from '../oci/reference.ts';
 import { ClassicBuildOutput } from './classic-build-output.ts';
-import { syncContext } from './context-sync.ts';
+import { type PreviousSync, syncContext } from './context-sync.ts';
 
 /** A slot keeps the last context it received unless it was bigger than this (then it is emptied). */
 const KEEP_CONTEXT_BYTES = 1024 * 1024 * 1024;
@@ -88,6 +88,11 @@ export class DaemonBuildBackend implements BuildBackend {
   readonly #engine: LocalEngine;
   readonly #service: BuildService;
   readonly #slots = new Set<number>();
+  /**
+   * What the last sync of each slot left (context-sync.ts `previous`): the next sync keeps the
+   * files still as it left them without reading them back. Dropped whenever a slot is emptied.
+   */
+  readonly #lastSyncs = new Map<number, PreviousSync>();
 
   constructor(engine: LocalEngine) {
     this.#engine = engine;
@@ -99,7 +104,7 @@ export class DaemonBuildBackend implements BuildBackend {
    * takes it writes only what changed (context-sync.ts). Left by a killed daemon, it is reused as
    * it is.
    */
-  async #takeSlot(): Promise<{ dir: string; release: (keep: boolean) => void }> {
+  async #takeSlot(): Promise<{ slot: number; dir: string; release: (keep: boolean) => void }> {
     let slot = 0;
     while (this.#slots.has(slot)) slot++;
     this.#slots.add(slot);
@@ -109,6 +114,7 @@ export class DaemonBuildBackend implements BuildBackend {
         this.#slots.delete(slot);
         return;
       }
+      this.#lastSyncs.delete(slot);
       // emptied after the answer, the slot staying taken meanwhile
       rm(dir, { recursive: true, force: true })
         .catch(() => {})
@@ -120,7 +126,7 @@ export class DaemonBuildBackend implements BuildBackend {
       release(false);
       throw error;
     }
-    return { dir, release };
+    return { slot, dir, release };
   }
 
   async build(request: BuildRequest): Promise<{ imageId: string; tags: string[] }> {
@@ -139,7 +145,16 @@ export class DaemonBuildBackend implements BuildBackend {
     let keep = false;
     try {
       const started = performance.now();
-      const synced = await syncContext(request.context, slot.dir, { signal: request.signal });
+      const previous = this.#lastSyncs.get(slot.slot);
+      // until this sync is done, the slot holds neither the last context nor the new one
+      this.#lastSyncs.delete(slot.slot);
+      const synced = await syncContext(request.context, slot.dir, {
+        signal: request.signal,
+        ...(previous ? { previous } : {}),
+      });
+      if (synced.entries && synced.digests) {
+        this.#lastSyncs.set(slot.slot, { entries: synced.entries, digests: synced.digests });
+      }
       trace(
         `context synced in ${(performance.now() - started).toFixed(0)} ms: ${synced.files} files, ${synced.kept} kept, ${synced.written} written, ${synced.removed} removed`,
       );
@@ -242,6 +257,7 @@ export class DaemonBuildBackend implements BuildBackend {
       if (!match || this.#slots.has(slot)) continue;
       // taken while it is removed, so a build starting meanwhile takes another one
       this.#slots.add(slot);
+      this.#lastSyncs.delete(slot);
       try {
         await rm(join(tmp, name), { recursive: true, force: true });
       } finally {

@@ -25,6 +25,11 @@ import { syncContext } from '../../../src/daemon/context-sync.ts';
 
 const run = promisify(execFile);
 
+/** What this process has read through read(2) and its kin so far (`rchar` of /proc/self/io). */
+function bytesReadByThisProcess(): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+}
+
 type Entry =
   | { name: string; type?: 'file'; content: string; mode?: number; mtime?: number }
   | { name: string; type: 'directory'; mode?: number; mtime?: number }
@@ -240,6 +245,46 @@ describe('syncContext', () => {
     // once the other name is gone (the tree compares link groups), the directory is tar -x's
     await rm(join(elsewhere, 'plain.txt'));
     assert.deepEqual(describeTree(dir), describeTree(await gnuTar(await tarOf(second), 'expected-shared')));
+  });
+
+  it('trusts what the previous sync left only for files still as it left them, with the same bytes', async () => {
+    const signal = new AbortController().signal;
+    const dir = join(work, 'previous');
+    const big = 'b'.repeat(2 * 1024 * 1024);
+    const first: Entry[] = [
+      { name: 'big.bin', content: big },
+      { name: 'same-size.txt', content: 'version 1' },
+      { name: 'touched.txt', content: 'touched' },
+    ];
+    const synced = await syncContext(chunksOf(await tarOf(first)), dir, { signal });
+    const previous = { entries: synced.entries!, digests: synced.digests! };
+    const inodes = (path: string) => lstatSync(join(dir, path)).ino;
+    const bigInode = inodes('big.bin');
+    // between two syncs, a file rewritten in place (what never happens to a slot: its mtime moves)
+    await writeFile(join(dir, 'touched.txt'), 'TOUCHED');
+
+    // the same big file, other bytes of the same size and mtime, and the touched file's old bytes
+    const second: Entry[] = [
+      { name: 'big.bin', content: big },
+      { name: 'same-size.txt', content: 'version 2' },
+      { name: 'touched.txt', content: 'touched' },
+    ];
+    const readBefore = bytesReadByThisProcess();
+    const stats = await syncContext(chunksOf(await tarOf(second)), dir, { signal, previous });
+    const read = bytesReadByThisProcess() - readBefore;
+    assert.ok(read < big.length, `big.bin was not read back (${read} bytes read in all)`);
+    assert.equal(inodes('big.bin'), bigInode);
+    assert.deepEqual([stats.kept, stats.written], [1, 2]);
+    // the digest told the bytes apart: written anew
+    assert.equal(readFileSync(join(dir, 'same-size.txt'), 'utf8'), 'version 2');
+    // not as the previous sync left it: compared, found different, written
+    assert.equal(readFileSync(join(dir, 'touched.txt'), 'utf8'), 'touched');
+    assert.deepEqual(describeTree(dir), describeTree(await gnuTar(await tarOf(second), 'expected-previous')));
+
+    // without it, the same sync reads every kept file back to compare it
+    const readAgain = bytesReadByThisProcess();
+    await syncContext(chunksOf(await tarOf(second)), dir, { signal });
+    assert.ok(bytesReadByThisProcess() - readAgain >= big.length, 'compared byte for byte');
   });
 
   it('reads gzip contexts and the docker CLI tar that ends without padding or end blocks', async () => {
