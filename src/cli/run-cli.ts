@@ -7,7 +7,7 @@ import { WharfError } from '../errors/index.ts';
 import { tracePhase } from '../util/phase-trace.ts';
 import { CliExit, ContinueInGroup } from './cli-error.ts';
 import type { CommandTable } from './command-table.ts';
-import { type CliContext, DEFAULT_ROOT } from './context.ts';
+import { type CliContext, storeRoot } from './context.ts';
 import { findVerb } from './verb-modules.ts';
 import { VERSION } from './version.ts';
 
@@ -65,7 +65,7 @@ export async function runCli(argv: string[], table: CommandTable): Promise<CliRe
   let program = newProgram();
 
   const context: CliContext = {
-    root: () => program.opts().root ?? process.env.WHARF_ROOT ?? DEFAULT_ROOT,
+    root: () => storeRoot(program.opts().root, process.env.WHARF_ROOT),
     debug: () => program.opts().debug === true,
     stdout: process.stdout,
     stderr: process.stderr,
