@@ -13,10 +13,13 @@ describe('storeRoot', () => {
   });
 
   it('refuses an empty --root, saying what it needs', () => {
-    assert.throws(() => storeRoot('', '/env'), (error: unknown) => {
-      assert.ok(error instanceof InvalidArgumentError);
-      assert.match(error.message, /--root needs a directory/);
-      return true;
-    });
+    assert.throws(
+      () => storeRoot('', '/env'),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidArgumentError);
+        assert.match(error.message, /--root needs a directory/);
+        return true;
+      },
+    );
   });
 });
