@@ -9,15 +9,16 @@
  */
 
 import type { LocalEngine } from '../engine/local-engine.ts';
+import { volumeDiskUsage } from '../engine/volume-disk-usage.ts';
 import { openVolumeService } from '../engine/volume-service.ts';
 import type { EngineApiBackends } from '../engine-api/engine-api-backends.ts';
+import type { JsonObject } from '../engine-api/routes/json-types.ts';
 import { DaemonBuildBackend } from './build-backend.ts';
 import { DaemonCommit } from './commit-backend.ts';
 import { localContainerBackends } from './container-backends.ts';
 import { DaemonImageTransfer } from './image-transfer-backend.ts';
 import { DaemonNetworks } from './network-backend.ts';
 import { HostSystemBackend } from './system-description.ts';
-import { volumeDiskUsage } from './volume-disk-usage.ts';
 
 export function localBackends(
   engine: LocalEngine,
@@ -45,7 +46,7 @@ export function localBackends(
     diskUsage: {
       images: () => images.df(),
       containers: () => containers.diskUsage(),
-      volumes: () => volumeDiskUsage(volumes),
+      volumes: async () => (await volumeDiskUsage(volumes)) as unknown as JsonObject[],
       buildCache: () => build.diskUsage(),
     },
     images,

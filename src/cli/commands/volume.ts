@@ -4,31 +4,19 @@
  */
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { VolumeView } from '../../container/volume/volume-manager.ts';
 import type { VolumeService } from '../../engine/volume-service.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { collectFilter, type Filters } from '../filter-option.ts';
-import { ListingFormatter, listingRow, TABLE_FORMAT } from '../format/formatter.ts';
+import { ListingFormatter, TABLE_FORMAT } from '../format/formatter.ts';
 import { writeInspect } from '../format/inspect-writer.ts';
 import { humanSize } from '../format/units.ts';
+import { VOLUME_HEADER, volumeRow } from '../format/volume-rows.ts';
 
 const DEFAULT_VOLUME_TABLE = 'table {{.Driver}}\t{{.Name}}';
 const QUIET_FORMAT = '{{.Name}}';
-const VOLUME_HEADER = {
-  Name: 'VOLUME NAME',
-  Driver: 'DRIVER',
-  Scope: 'SCOPE',
-  Mountpoint: 'MOUNTPOINT',
-  Labels: 'LABELS',
-  Links: 'LINKS',
-  Size: 'SIZE',
-  Group: 'GROUP',
-  Availability: 'AVAILABILITY',
-  Status: 'STATUS',
-};
 
 async function withVolumes<T>(context: CliContext, fn: (volumes: VolumeService) => Promise<T>): Promise<T> {
   return withEngine(context, async (engine) => {
@@ -62,27 +50,6 @@ async function confirm(context: CliContext, message: string): Promise<boolean> {
   } finally {
     lines.close();
   }
-}
-
-/** Docker's volume listing row (`*formatter.volumeContext`). */
-function volumeRow(volume: VolumeView) {
-  const labels = volume.Labels ?? {};
-  return listingRow('*formatter.volumeContext', {
-    Name: volume.Name,
-    Driver: volume.Driver,
-    Scope: volume.Scope,
-    Mountpoint: volume.Mountpoint,
-    Labels: Object.entries(labels)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, value]) => `${key}=${value}`)
-      .join(','),
-    Links: volume.UsageData ? String(volume.UsageData.RefCount) : 'N/A',
-    Size: volume.UsageData ? humanSize(volume.UsageData.Size) : 'N/A',
-    Group: '',
-    Availability: '',
-    Status: '',
-    Label: (name: string) => labels[name] ?? '',
-  });
 }
 
 function addCreate(group: Command, context: CliContext): void {

@@ -4,8 +4,8 @@
  * `-v` one table per kind (`Images space usage:` ...), or a user template over the summary
  * rows (or, with `-v`, over `{Images, Containers, Volumes, BuildCache}`).
  *
- * Containers, volumes and the build cache come from services that may not exist yet; until they
- * do, callers pass empty lists and those sections show zero.
+ * The caller gathers the four kinds (system.ts for `wharf system df`); `-v` prints each kind's
+ * own rows (`ps`'s, `volume ls`'s and `buildCacheRow`).
  */
 
 import { familiarName, parseNormalizedReference } from '../../oci/reference.ts';
@@ -20,7 +20,7 @@ import {
   templateText,
 } from './formatter.ts';
 import { IMAGE_HEADER, type ImageSummaryLike, imageRow, isDangling } from './image-rows.ts';
-import { humanSize } from './units.ts';
+import { humanSize, timeAgo, truncateId } from './units.ts';
 
 /** What `system df` reports on; the row lists of `-v` are made by each kind's own formatter. */
 export interface DiskUsageData {
@@ -175,6 +175,37 @@ export function diskUsageRows(data: DiskUsageData): DiskUsageRow[] {
       Reclaimable: humanSize(builderSize - builderInUse),
     }),
   ];
+}
+
+/** A build cache record as `system df` takes it (Docker's `BuildCache`). */
+export interface BuildCacheSummary {
+  ID: string;
+  Parent?: string;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt?: string;
+  UsageCount: number;
+}
+
+/** docker/cli's `buildCacheContext`: `-v`'s build cache row (an ID in use is marked `*`). */
+export function buildCacheRow(cache: BuildCacheSummary, options: { trunc: boolean; now?: Date }) {
+  const id = options.trunc ? truncateId(cache.ID) : cache.ID;
+  return listingRow('*formatter.buildCacheContext', {
+    ID: cache.InUse ? `${id}*` : id,
+    Parent: cache.Parent ?? '',
+    CacheType: cache.Type,
+    Description: cache.Description,
+    Size: humanSize(cache.Size, 3),
+    CreatedSince: timeAgo(new Date(cache.CreatedAt), options.now),
+    LastUsedSince: cache.LastUsedAt ? timeAgo(new Date(cache.LastUsedAt), options.now) : '',
+    UsageCount: String(cache.UsageCount),
+    InUse: String(cache.InUse),
+    Shared: String(cache.Shared),
+  });
 }
 
 /** `-v`'s image rows: one per image, named by its first tag. */
