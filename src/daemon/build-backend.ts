@@ -84,6 +84,17 @@ function trace(what: string): void {
   if (process.env.WHARF_BUILD_TRACE === '1') process.stderr.write(`[trace api build] ${what}\n`);
 }
 
+/** The body as it passes, with the times of its first and last bytes traced (WHARF_BUILD_TRACE). */
+async function* tracedUpload(body: AsyncIterable<Buffer>, started: number): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    if (bytes === 0) trace(`first byte after ${(performance.now() - started).toFixed(0)} ms`);
+    bytes += chunk.byteLength;
+    yield chunk;
+  }
+  trace(`last byte after ${(performance.now() - started).toFixed(0)} ms: ${bytes} bytes`);
+}
+
 export class DaemonBuildBackend implements BuildBackend {
   readonly #engine: LocalEngine;
   readonly #service: BuildService;
@@ -148,7 +159,9 @@ export class DaemonBuildBackend implements BuildBackend {
       const previous = this.#lastSyncs.get(slot.slot);
       // until this sync is done, the slot holds neither the last context nor the new one
       this.#lastSyncs.delete(slot.slot);
-      const synced = await syncContext(request.context, slot.dir, {
+      const body =
+        process.env.WHARF_BUILD_TRACE === '1' ? tracedUpload(request.context, started) : request.context;
+      const synced = await syncContext(body, slot.dir, {
         signal: request.signal,
         ...(previous ? { previous } : {}),
       });
