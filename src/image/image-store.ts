@@ -655,14 +655,22 @@ export class ImageStore {
       if (before.some((limit) => !(createdMs < limit))) continue;
       if (since.some((limit) => !(createdMs > limit))) continue;
       if (until.some((limit) => !(createdMs < limit))) continue;
+      const digestRefs = (digests.get(image.id) ?? []).map((ref) => parseNormalizedReference(ref));
       let repoTags = refs.map((ref) => familiarString(ref)).sort();
+      let repoDigests = digestRefs.map((ref) => familiarString(ref)).sort();
       if (patterns.length > 0) {
-        // Docker keeps only the tags that match, and drops the image when none does
-        const matching = refs.filter((ref) =>
-          patterns.some((re) => re.test(familiarName(ref)) || re.test(familiarString(ref))),
-        );
-        if (matching.length === 0) continue;
-        repoTags = matching.map((ref) => familiarString(ref)).sort();
+        // Docker keeps only the tags and digests that match, and drops the image when none does
+        const matches = (ref: Reference) =>
+          patterns.some((re) => re.test(familiarName(ref)) || re.test(familiarString(ref)));
+        repoTags = refs
+          .filter(matches)
+          .map((ref) => familiarString(ref))
+          .sort();
+        repoDigests = digestRefs
+          .filter(matches)
+          .map((ref) => familiarString(ref))
+          .sort();
+        if (repoTags.length === 0 && repoDigests.length === 0) continue;
       }
       const labels = (await this.config(image.id)).config?.Labels ?? {};
       if (!(filters.label ?? []).every((spec) => labelMatches(labels, spec))) continue;
@@ -670,9 +678,7 @@ export class ImageStore {
         Id: image.id,
         ParentId: image.parent ?? '',
         RepoTags: repoTags,
-        RepoDigests: (digests.get(image.id) ?? [])
-          .map((ref) => familiarString(parseNormalizedReference(ref)))
-          .sort(),
+        RepoDigests: repoDigests,
         Created: unixSeconds(image.created),
         Size: image.size,
         SharedSize: -1,

@@ -253,4 +253,26 @@ describe('image store', () => {
     assert.deepEqual(await engine.images.list({ all: true }), []);
     assert.deepEqual((await engine.images.prune({ all: true })).ImagesDeleted, null);
   });
+
+  it('filters repo digests by reference like tags, and lists an image a digest alone matches', async () => {
+    const tagged = await makeImage(engine, [await tarOf({ t: 't' })], { tags: ['refs/tagged:1'] });
+    const pulled = await makeImage(engine, [await tarOf({ p: 'p' })]);
+    const digest = `sha256:${'d'.repeat(64)}`;
+    engine.images.store.addRepoDigest(tagged.id, `registry.example:5000/team/tagged@${digest}`);
+    engine.images.store.addRepoDigest(pulled.id, `refs/pulled@${digest}`);
+    const listed = async (pattern: string) =>
+      (await engine.images.list({ filters: { reference: [pattern] } }))
+        .filter((s) => s.Id === tagged.id || s.Id === pulled.id)
+        .map((s) => [s.Id === tagged.id ? 'tagged' : 'pulled', s.RepoTags, s.RepoDigests]);
+    // Docker's FamiliarMatch on each reference: the other registry's digest is not listed
+    assert.deepEqual(await listed('refs/*'), [
+      ['pulled', [], [`refs/pulled@${digest}`]],
+      ['tagged', ['refs/tagged:1'], []],
+    ]);
+    assert.deepEqual(await listed('registry.example:5000/*/*'), [
+      ['tagged', [], [`registry.example:5000/team/tagged@${digest}`]],
+    ]);
+    await engine.images.remove(tagged.id, { force: true });
+    await engine.images.remove(pulled.id, { force: true });
+  });
 });
