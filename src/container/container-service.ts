@@ -899,7 +899,12 @@ function toEventMessage(stored: {
   actorId: string;
   attributes: Record<string, string>;
 }): EventMessage {
-  const message: EventMessage = {
+  const container = stored.type === 'container';
+  // in the order of Go's events.Message, which is how dockerd's JSON comes: the deprecated
+  // status, id and from first (containers only), then Type ... timeNano
+  return {
+    ...(container ? { status: stored.action, id: stored.actorId } : {}),
+    ...(container && stored.attributes.image !== undefined ? { from: stored.attributes.image } : {}),
     Type: stored.type,
     Action: stored.action,
     Actor: { ID: stored.actorId, Attributes: stored.attributes },
@@ -907,12 +912,6 @@ function toEventMessage(stored: {
     time: Number(stored.timeNano / 1_000_000_000n),
     timeNano: stored.timeNano,
   };
-  if (stored.type === 'container') {
-    message.status = stored.action;
-    message.id = stored.actorId;
-    if (stored.attributes.image !== undefined) message.from = stored.attributes.image;
-  }
-  return message;
 }
 
 function labelMatch(labels: Record<string, string>, spec: string): boolean {

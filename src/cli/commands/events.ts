@@ -9,6 +9,7 @@ import type { EventMessage } from '../../container/docker-types.ts';
 import type { CliContext } from '../context.ts';
 import { executeFormat, parseFormat, templateText } from '../format/formatter.ts';
 import { goJson } from '../format/go-json.ts';
+import { GO_MARSHAL_JSON, goStruct } from '../format/go-value.ts';
 import { collect, parseFilterFlagsList, parseTimeFlag, withContainerService } from './container-common.ts';
 
 function eventTime(value: bigint): string {
@@ -20,6 +21,27 @@ function eventTime(value: bigint): string {
       ? '+00:00'
       : `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
   return `${iso}.${fraction}${zone}`;
+}
+
+/**
+ * The event as docker's templates see it: the fields of Go's `events.Message` (`.TimeNano`,
+ * `.ID`, `.Actor.Attributes`...), while `{{json .}}` writes the JSON the API sends (`timeNano`,
+ * `id`...), as Go marshals the struct by its JSON tags.
+ */
+function eventTemplateValue(event: EventMessage): object {
+  const value = goStruct('events.Message', {
+    Status: event.status ?? '',
+    ID: event.id ?? '',
+    From: event.from ?? '',
+    Type: event.Type,
+    Action: event.Action,
+    Actor: goStruct('events.Actor', { ID: event.Actor.ID, Attributes: event.Actor.Attributes }),
+    Scope: event.scope,
+    Time: event.time,
+    TimeNano: event.timeNano,
+  });
+  Object.defineProperty(value, GO_MARSHAL_JSON, { value: () => goJson(event), enumerable: false });
+  return value;
 }
 
 /** Docker's default event line. */
@@ -58,7 +80,7 @@ function addEvents(parent: Command, context: CliContext): void {
           })) {
             let text: string;
             if (options.format === 'json') text = goJson(event);
-            else if (template) text = executeFormat(template, event);
+            else if (template) text = executeFormat(template, eventTemplateValue(event));
             else text = eventLine(event);
             context.stdout.write(`${text}\n`);
           }

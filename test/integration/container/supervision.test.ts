@@ -134,5 +134,23 @@ describe('container supervision', { skip }, () => {
     assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(fx.root));
     assert.equal(await fx.ok(['ps', '-aq']), '');
     assert.deepEqual(await containerEvents(fx, id), ['create', 'start', 'die', 'destroy']);
+    // templates see Go's events.Message fields; {{json .}} is the API's JSON, in Go's field order
+    const [create] = await containerEvents(fx, id, '{{.Status}} {{.ID}} {{.Time}} {{.TimeNano}} {{.Scope}}');
+    const [status, eventId, time, timeNano, scope] = create!.split(' ');
+    assert.deepEqual([status, eventId, scope], ['create', id, 'local']);
+    assert.equal(BigInt(timeNano!) / 1_000_000_000n, BigInt(time!));
+    const [json] = await containerEvents(fx, id, '{{json .}}');
+    assert.deepEqual(Object.keys(JSON.parse(json!)), [
+      'status',
+      'id',
+      'from',
+      'Type',
+      'Action',
+      'Actor',
+      'scope',
+      'time',
+      'timeNano',
+    ]);
+    assert.match(json!, new RegExp(`"timeNano":${timeNano}}$`), 'timeNano to the nanosecond');
   });
 });
