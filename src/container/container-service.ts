@@ -25,6 +25,7 @@ import { attachContainer, resizeTerminal } from '../runtime/attach.ts';
 import { type CgroupStats, readCgroupStats } from '../runtime/cgroups.ts';
 import { type ContainerExit, readExit, stopContainer, waitForExit } from '../runtime/conmon.ts';
 import { readHostFacts } from '../runtime/host-facts.ts';
+import { type InterfaceCounters, readInterfaceStats } from '../runtime/interface-stats.ts';
 import { type LogEntry, readContainerLog } from '../runtime/logs.ts';
 import { buildRuntimeSpec } from '../runtime/spec.ts';
 import { GC_ROOT_LABEL } from '../snapshot/gc.ts';
@@ -127,6 +128,11 @@ export interface StatsSample {
   /** When it was read (ms since the epoch, high resolution). */
   read: number;
   cgroup: CgroupStats | undefined;
+  /**
+   * The container's interfaces but `lo` (Docker's `networks`); undefined when it is not running
+   * or shares the host's network, where Docker has no `networks` either.
+   */
+  networks: Record<string, InterfaceCounters> | undefined;
   /** Bytes of memory of the host (the limit `stats` shows when there is none). */
   hostMemory: number;
   onlineCpus: number;
@@ -631,18 +637,30 @@ export class ContainerService implements Disposable {
     return { Titles: header, Processes: processes };
   }
 
-  /** One reading of the container's cgroup (usage counters; `stats` computes rates between two). */
+  /**
+   * One reading of the container's cgroup and network interfaces (usage counters; `stats`
+   * computes rates between two).
+   */
   async statsSample(idOrName: string): Promise<StatsSample> {
     const record = await this.get(idOrName);
     let cgroup: CgroupStats | undefined;
+    let networks: Record<string, InterfaceCounters> | undefined;
     if (record.state === 'running' || record.state === 'paused') {
-      cgroup = await readCgroupStats(record.definition.CgroupsPath).catch(() => undefined);
+      // the init's /proc/PID/net/dev lists the interfaces of the container's namespace; with
+      // `--network host` that is the host's, which Docker does not count
+      [cgroup, networks] = await Promise.all([
+        readCgroupStats(record.definition.CgroupsPath).catch(() => undefined),
+        record.definition.HostConfig.NetworkMode === 'host'
+          ? undefined
+          : readInterfaceStats(record.pid).catch(() => undefined),
+      ]);
     }
     return {
       id: record.id,
       name: record.name,
       read: performance.timeOrigin + performance.now(),
       cgroup,
+      networks,
       hostMemory: totalmem(),
       onlineCpus: availableParallelism(),
     };

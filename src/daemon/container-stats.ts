@@ -4,7 +4,10 @@
  * `system_cpu_usage` (the sum of /proc/stat's first line in nanoseconds, as moby reads it), so
  * that `docker stats` computes CPU % as (container delta / system delta) x online CPUs; memory
  * with `total_inactive_file` (cgroup v1) and `inactive_file` (v2), which the CLI subtracts from
- * usage; the limit is the host's memory when the cgroup has none (moby's rule).
+ * usage; the limit is the host's memory when the cgroup has none (moby's rule); block I/O bytes
+ * per device and op in `blkio_stats.io_service_bytes_recursive` and the interfaces' counters in
+ * `networks`, which the CLI sums into BLOCK I/O and NET I/O (no `networks` key with
+ * `--network host`, nor when the container has only `lo`: Go's omitempty of an empty map).
  *
  * @example
  * const doc = statsDocument(await service.statsSample(id), await systemCpuNanos(), previous);
@@ -12,6 +15,8 @@
 import { readFile } from 'node:fs/promises';
 import type { StatsSample } from '../container/container-service.ts';
 import { ZERO_TIME } from '../container/timestamps.ts';
+import type { BlkioEntry } from '../runtime/cgroups.ts';
+import type { InterfaceCounters } from '../runtime/interface-stats.ts';
 
 /** One reading with the host's CPU time at the same moment. */
 export interface StatsReading {
@@ -77,7 +82,7 @@ export function statsDocument(current: StatsReading, previous?: StatsReading): R
         }
       : {},
     blkio_stats: {
-      io_service_bytes_recursive: null,
+      io_service_bytes_recursive: sample.cgroup?.blkio ? sample.cgroup.blkio.map(blkioEntry) : null,
       io_serviced_recursive: null,
       io_queue_recursive: null,
       io_service_time_recursive: null,
@@ -100,5 +105,29 @@ export function statsDocument(current: StatsReading, previous?: StatsReading): R
       : {},
     name: `/${sample.name}`,
     id: sample.id,
+    ...(sample.networks && Object.keys(sample.networks).length > 0
+      ? { networks: networksDocument(sample.networks) }
+      : {}),
   };
+}
+
+function blkioEntry(entry: BlkioEntry): Record<string, unknown> {
+  return { major: entry.major, minor: entry.minor, op: entry.op, value: entry.value };
+}
+
+function networksDocument(networks: Record<string, InterfaceCounters>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [name, counters] of Object.entries(networks)) {
+    result[name] = {
+      rx_bytes: counters.rxBytes,
+      rx_packets: counters.rxPackets,
+      rx_errors: counters.rxErrors,
+      rx_dropped: counters.rxDropped,
+      tx_bytes: counters.txBytes,
+      tx_packets: counters.txPackets,
+      tx_errors: counters.txErrors,
+      tx_dropped: counters.txDropped,
+    };
+  }
+  return result;
 }

@@ -12,9 +12,10 @@
  *     cpuacct/wharf/ID/      cpuacct.usage (ns)
  *     cpu/wharf/ID/          cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat (throttling)
  *     pids/wharf/ID/         pids.current, pids.max
+ *     blkio/wharf/ID/        blkio.throttle.io_service_bytes_recursive (bytes per device and op)
  *     ...one directory per mounted hierarchy
  *   and on v2 one directory, /sys/fs/cgroup/wharf/ID, with memory.current, memory.max,
- *   memory.events (oom_kill N), cpu.stat (usage_usec), pids.current, pids.max.
+ *   memory.events (oom_kill N), cpu.stat (usage_usec), pids.current, pids.max, io.stat.
  *
  * @example
  * const stats = await readCgroupStats('/wharf/0123abcd');
@@ -182,6 +183,82 @@ export interface CgroupStats {
     /** Undefined when unlimited. */
     limit?: number;
   };
+  /** Bytes of block I/O per device and operation (Docker's `io_service_bytes_recursive`). */
+  blkio?: BlkioEntry[];
+}
+
+/** One line of a blkio statistics file: `8:0 Read 4096` (v1) or rbytes/wbytes of io.stat (v2). */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  /** `Read`, `Write`, `Sync`, `Async`, `Discard`, `Total` (v1); `read`, `write` (v2), as moby. */
+  op: string;
+  value: number;
+}
+
+/**
+ * Parses a v1 blkio statistics file (`MAJOR:MINOR Op VALUE` lines and a last `Total N`, which is
+ * left out, as containerd does).
+ *
+ * @example
+ * parseBlkioEntries('254:0 Read 4096\n254:0 Write 0\nTotal 4096');
+ * // [{ major: 254, minor: 0, op: 'Read', value: 4096 }, { major: 254, minor: 0, op: 'Write', value: 0 }]
+ */
+export function parseBlkioEntries(text: string | undefined): BlkioEntry[] {
+  const entries: BlkioEntry[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    const match = /^(\d+):(\d+)\s+(\S+)\s+(\d+)$/.exec(line.trim());
+    if (match) {
+      entries.push({
+        major: Number(match[1]),
+        minor: Number(match[2]),
+        op: match[3]!,
+        value: Number(match[4]),
+      });
+    }
+  }
+  return entries;
+}
+
+/**
+ * Parses v2 `io.stat` (`MAJOR:MINOR rbytes=N wbytes=N rios=N ...`) into a `read` and a `write`
+ * entry per device, as moby converts it for `blkio_stats`.
+ *
+ * @example
+ * parseIoStat('254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0');
+ * // [{ major: 254, minor: 0, op: 'read', value: 4096 }, { major: 254, minor: 0, op: 'write', value: 8192 }]
+ */
+export function parseIoStat(text: string | undefined): BlkioEntry[] {
+  const entries: BlkioEntry[] = [];
+  for (const line of (text ?? '').split('\n')) {
+    const [device, ...fields] = line.trim().split(/\s+/);
+    const match = /^(\d+):(\d+)$/.exec(device ?? '');
+    if (!match) continue;
+    const values = new Map(fields.map((field) => field.split('=') as [string, string]));
+    const major = Number(match[1]);
+    const minor = Number(match[2]);
+    entries.push(
+      { major, minor, op: 'read', value: Number(values.get('rbytes') ?? 0) },
+      { major, minor, op: 'write', value: Number(values.get('wbytes') ?? 0) },
+    );
+  }
+  return entries;
+}
+
+/**
+ * The v1 blkio bytes of a cgroup: CFQ's recursive file where the kernel has it and it counted
+ * something, else blk-throttle's (what containerd reads for dockerd). Recent kernels (6.18 here)
+ * start blk-throttle on a disk, and so count its I/O, only once some cgroup sets a limit on that
+ * disk; with none anywhere (and no CFQ), both files are empty and `stats` shows 0B, as Docker's
+ * does on the same kernel.
+ */
+async function readV1Blkio(dir: string): Promise<BlkioEntry[] | undefined> {
+  const cfq = parseBlkioEntries(await readText(join(dir, 'blkio.io_service_bytes_recursive')));
+  if (cfq.length > 0) return cfq;
+  const throttle =
+    (await readText(join(dir, 'blkio.throttle.io_service_bytes_recursive'))) ??
+    (await readText(join(dir, 'blkio.throttle.io_service_bytes')));
+  return throttle === undefined ? undefined : parseBlkioEntries(throttle);
 }
 
 /**
@@ -214,6 +291,8 @@ export async function readCgroupStats(cgroupsPath: string): Promise<CgroupStats>
       if (period) stats.cpu.period = Number(period);
       if (parsed['nr_throttled'] !== undefined) stats.cpu.throttledPeriods = parsed['nr_throttled'];
     }
+    const ioStat = await readText(join(dir, 'io.stat'));
+    if (ioStat !== undefined) stats.blkio = parseIoStat(ioStat);
   } else {
     const memoryDir = await cgroupDirectory(cgroupsPath, 'memory');
     const usage = number(await readText(memoryDir && join(memoryDir, 'memory.usage_in_bytes')));
@@ -242,6 +321,9 @@ export async function readCgroupStats(cgroupsPath: string): Promise<CgroupStats>
         if (cpuStat['nr_throttled'] !== undefined) stats.cpu.throttledPeriods = cpuStat['nr_throttled'];
       }
     }
+    const blkioDir = await cgroupDirectory(cgroupsPath, 'blkio');
+    const blkio = blkioDir && (await readV1Blkio(blkioDir));
+    if (blkio) stats.blkio = blkio;
   }
   const pidsDir = await cgroupDirectory(cgroupsPath, layout.mode === 'v2' ? 'unified' : 'pids');
   const current = number(await readText(pidsDir && join(pidsDir, 'pids.current')));

@@ -10,9 +10,10 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { containerPaths } from '../../container/container-paths.ts';
 import type { ContainerRecord } from '../../container/container-records.ts';
-import type { ContainerService } from '../../container/container-service.ts';
+import type { ContainerService, StatsSample } from '../../container/container-service.ts';
 import { ContainerStartError } from '../../container/start-errors.ts';
 import { InvalidArgumentError } from '../../errors/index.ts';
+import type { BlkioEntry } from '../../runtime/cgroups.ts';
 import { formatLogTimestamp } from '../../runtime/logs.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
@@ -432,8 +433,33 @@ function statsNumbers(
     memoryLimit: limit,
     memoryPercent: limit > 0 ? (usage / limit) * 100 : 0,
     pids: cgroup?.pids?.current ?? 0,
+    ...networkTotals(after.networks),
+    ...blockTotals(cgroup?.blkio),
     running,
   };
+}
+
+/** docker-cli's calculateNetwork: received and sent bytes of every interface. */
+function networkTotals(networks: StatsSample['networks']): { networkRx: number; networkTx: number } {
+  let networkRx = 0;
+  let networkTx = 0;
+  for (const counters of Object.values(networks ?? {})) {
+    networkRx += counters.rxBytes;
+    networkTx += counters.txBytes;
+  }
+  return { networkRx, networkTx };
+}
+
+/** docker-cli's calculateBlockIO: ops starting with r/R are reads, w/W writes (v1 and v2 names). */
+function blockTotals(entries: BlkioEntry[] | undefined): { blockRead: number; blockWrite: number } {
+  let blockRead = 0;
+  let blockWrite = 0;
+  for (const entry of entries ?? []) {
+    const first = entry.op.charAt(0).toLowerCase();
+    if (first === 'r') blockRead += entry.value;
+    else if (first === 'w') blockWrite += entry.value;
+  }
+  return { blockRead, blockWrite };
 }
 
 function addPause(parent: Command, context: CliContext, verb: 'pause' | 'unpause'): void {

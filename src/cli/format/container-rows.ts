@@ -184,6 +184,12 @@ export interface StatsNumbers {
   memoryLimit: number;
   memoryPercent: number;
   pids: number;
+  /** Bytes received and sent by the container's interfaces (Docker sums them all). */
+  networkRx: number;
+  networkTx: number;
+  /** Bytes of block I/O read and written (Docker sums the `Read`/`Write` ops of all devices). */
+  blockRead: number;
+  blockWrite: number;
   running: boolean;
 }
 
@@ -197,8 +203,8 @@ export function statsRow(stats: StatsNumbers, options: { trunc: boolean }) {
     CPUPerc: percent(stats.cpuPercent),
     MemUsage: stats.running ? `${bytesSize(stats.memoryUsage)} / ${bytesSize(stats.memoryLimit)}` : '-- / --',
     MemPerc: percent(stats.memoryPercent),
-    NetIO: stats.running ? `${humanSize(0, 3)} / ${humanSize(0, 3)}` : '--',
-    BlockIO: stats.running ? `${humanSize(0, 3)} / ${humanSize(0, 3)}` : '--',
+    NetIO: stats.running ? `${humanSize(stats.networkRx, 3)} / ${humanSize(stats.networkTx, 3)}` : '--',
+    BlockIO: stats.running ? `${humanSize(stats.blockRead, 3)} / ${humanSize(stats.blockWrite, 3)}` : '--',
     PIDs: stats.running ? String(stats.pids) : '--',
   });
 }

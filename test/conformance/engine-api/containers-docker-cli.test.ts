@@ -6,7 +6,7 @@
  * `run -it` and `exec -it` through a pty (typing, Ctrl-P Ctrl-Q detaching, `attach` again),
  * `stop`, `kill`, `rm -f`, `cp` both ways, `diff`, `export`, `inspect -f`, `stats --no-stream`,
  * `events --since`, `system df`, `container prune`, and `run -p` publishing a port that answers
- * from the host (`docker port`).
+ * from the host (`docker port`, and `docker stats` counting the bytes it received and sent).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -395,6 +395,12 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
       }
       assert.equal(body, 'published\n');
       assert.equal(await docker(['port', id]), `80/tcp -> 127.0.0.1:${port}\n`);
+      // the CLI sums the document's `networks` (eth0) into NET I/O, blkio_stats into BLOCK I/O
+      const io = (await docker(['stats', '--no-stream', '--format', '{{.NetIO}}|{{.BlockIO}}', id])).trim();
+      const size = '(\\d+(?:\\.\\d+)?)(B|kB|MB|GB)';
+      const match = new RegExp(`^${size} / ${size}\\|${size} / ${size}$`).exec(io);
+      assert.ok(match, io);
+      assert.ok(Number(match[1]) > 0 && Number(match[3]) > 0, `received / sent: ${io}`);
     } finally {
       await docker(['rm', '-f', id]);
     }

@@ -3,9 +3,10 @@
  * docker CLI never shows directly: create bodies refused with the flag named (a host PID
  * namespace, links, a log driver), published ports and mounts passed to the layers, 304 for a
  * start or stop that changes nothing, the three wait conditions, attach with `logs=1&stream=0`,
- * logs with `tail` and `since`, the stats JSON `docker stats` computes from, a quiet events
- * stream that ends at `until`, exec errors, and `top` with `ps_args`; an `--rm` container's
- * removal (events in order, no path left) with and without an attached reader.
+ * logs with `tail` and `since`, the stats JSON `docker stats` computes from (CPU, memory,
+ * `networks`, `blkio_stats`), a quiet events stream that ends at `until`, exec errors, and `top`
+ * with `ps_args`; an `--rm` container's removal (events in order, no path left) with and without
+ * an attached reader.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -230,6 +231,19 @@ describe('Engine API container routes over HTTP', { skip: baseImagesMissing(), t
     assert.equal(typeof stats.memory_stats.stats.total_inactive_file, 'number');
     assert.equal(stats.id, id);
     assert.match(stats.read, /^\d{4}-\d\d-\d\dT/);
+    // block I/O as {major, minor, op, value} entries (the CLI sums the Read/Write ops); the
+    // interfaces of the container's namespace by name, lo left out, as libnetwork's endpoints
+    assert.ok(Array.isArray(stats.blkio_stats.io_service_bytes_recursive), JSON.stringify(stats.blkio_stats));
+    for (const entry of stats.blkio_stats.io_service_bytes_recursive)
+      assert.deepEqual(Object.keys(entry).sort(), ['major', 'minor', 'op', 'value']);
+    assert.equal(typeof stats.networks?.eth0?.rx_bytes, 'number', JSON.stringify(stats.networks));
+    assert.equal(typeof stats.networks.eth0.tx_packets, 'number');
+    assert.equal(stats.networks.lo, undefined);
+    const isolated = await create({ Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'none' } });
+    await api('POST', `/containers/${isolated}/start`);
+    const alone = (await api('GET', `/containers/${isolated}/stats?stream=false&one-shot=true`)).json();
+    assert.equal('networks' in alone, false, JSON.stringify(alone.networks));
+    await api('DELETE', `/containers/${isolated}?force=1`);
     const oneShot = (await api('GET', `/containers/${id}/stats?stream=false&one-shot=true`)).json();
     assert.equal(oneShot.precpu_stats.cpu_usage.total_usage, 0);
     const top = (await api('GET', `/containers/${id}/top?ps_args=-o%20pid,comm`)).json();

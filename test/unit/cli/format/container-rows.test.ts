@@ -1,7 +1,7 @@
 // `ps`'s PORTS, MOUNTS and NETWORKS columns as docker/cli renders them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerRow, displayablePorts } from '../../../../src/cli/format/container-rows.ts';
+import { containerRow, displayablePorts, statsRow } from '../../../../src/cli/format/container-rows.ts';
 import type { ContainerSummary } from '../../../../src/container/docker-types.ts';
 
 describe('ps columns', () => {
@@ -48,5 +48,30 @@ describe('ps columns', () => {
     assert.equal(row.Mounts, `${'f'.repeat(14)}…,/srv`);
     assert.equal(row.LocalVolumes, '1');
     assert.equal(row.Networks, 'app,extra');
+  });
+});
+
+describe('stats columns', () => {
+  it("prints NET I/O and BLOCK I/O with go-units' HumanSizeWithPrecision(x, 3)", () => {
+    const numbers = {
+      id: 'c'.repeat(64),
+      name: 'web',
+      container: 'web',
+      cpuPercent: 0,
+      memoryUsage: 0,
+      memoryLimit: 1,
+      memoryPercent: 0,
+      pids: 1,
+      networkRx: 4544,
+      networkTx: 796,
+      blockRead: 0,
+      blockWrite: 2097152,
+      running: true,
+    };
+    const row = statsRow(numbers, { trunc: true });
+    assert.equal(row.NetIO, '4.54kB / 796B');
+    assert.equal(row.BlockIO, '0B / 2.1MB');
+    assert.equal(statsRow({ ...numbers, networkRx: 1234567890 }, { trunc: true }).NetIO, '1.23GB / 796B');
+    assert.equal(statsRow({ ...numbers, running: false }, { trunc: true }).NetIO, '--');
   });
 });
