@@ -3,7 +3,8 @@
  * from `since`, then new ones as any process records them, until `until` or the client leaves.
  * The log holds container events; filters on other object types (network, volume, daemon...)
  * match nothing in it, so those streams stay open and quiet, as dockerd's would with nothing to
- * report. `timeNano` goes out as a JSON number (Go reads it into an int64).
+ * report. `timeNano` goes out as a JSON number to the nanosecond (Go reads it into an int64; a
+ * JavaScript number would round it to about 250 ns).
  *
  * @example
  * for await (const event of events.events({ since: Date.now() / 1000 - 60, filters: {}, signal })) {
@@ -12,6 +13,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerService } from '../container/container-service.ts';
+import { OWN_JSON_TEXT } from '../engine-api/json-stream.ts';
 import type { EventsBackend } from '../engine-api/routes/event-routes.ts';
 import type { Filters, JsonObject } from '../engine-api/routes/json-types.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
@@ -64,7 +66,10 @@ export class LocalEventsBackend implements EventsBackend {
       follow: true,
       signal: options.signal,
     })) {
-      yield { ...message, timeNano: Number(message.timeNano) };
+      const { timeNano, ...rest } = message;
+      // timeNano is the last field of the message (Go's order): its digits replace a placeholder
+      const text = `${JSON.stringify({ ...rest, timeNano: 0 }).slice(0, -'0}'.length)}${timeNano}}`;
+      yield { ...rest, timeNano: Number(timeNano), [OWN_JSON_TEXT]: () => text };
     }
   }
 }

@@ -33,6 +33,17 @@ export class StreamGoneError extends Error {
 }
 
 /** Writes messages to `sink`, calling `begin` before the first one (to send the headers). */
+/**
+ * A message that writes its own JSON text: Go's int64 fields (an event's `timeNano`) can exceed
+ * what a JavaScript number holds exactly, and JSON.stringify has no raw numbers in Node 20.
+ */
+export const OWN_JSON_TEXT: unique symbol = Symbol('wharf.ownJsonText');
+
+function jsonText(message: object): string {
+  const own = (message as { [OWN_JSON_TEXT]?: () => string })[OWN_JSON_TEXT];
+  return typeof own === 'function' ? own.call(message) : JSON.stringify(message);
+}
+
 export class LineJsonMessageWriter implements JsonMessageWriter {
   readonly #sink: Writable;
   readonly #begin: () => void;
@@ -59,7 +70,7 @@ export class LineJsonMessageWriter implements JsonMessageWriter {
   async write(message: object): Promise<void> {
     if (this.signal.aborted || this.#sink.destroyed) throw new StreamGoneError();
     this.start();
-    if (this.#sink.write(`${JSON.stringify(message)}\r\n`)) return;
+    if (this.#sink.write(`${jsonText(message)}\r\n`)) return;
     await new Promise<void>((resolve, reject) => {
       const done = (error?: Error) => {
         this.#sink.off('drain', onDrain);

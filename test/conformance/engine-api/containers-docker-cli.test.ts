@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { baseImagesMissing, ensureBaseImages } from '../../helpers/base-images.ts';
+import { wharfBin } from '../../helpers/wharf.ts';
 import { DOCKER_CLI, startWharfDaemon, type WharfDaemon } from '../../helpers/wharf-daemon.ts';
 
 const run = promisify(execFile);
@@ -346,6 +347,18 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
     for (const action of ['create', 'start', 'die', 'destroy']) assert.ok(actions.includes(action), out);
     assert.ok(actions.indexOf('create') < actions.indexOf('destroy'), out);
     assert.match(out, /^container create evented$/m);
+    // timeNano to the nanosecond, as the event log holds it (`wharf events` reads it directly)
+    const times = ['--since', String(since), '--until', String(until), '--filter', 'container=evented'];
+    const format = ['--format', '{{.Action}} {{.TimeNano}}'];
+    const viaApi = await docker(['events', ...times, ...format]);
+    const { stdout: stored } = await promisify(execFile)(wharfBin, [
+      '--root',
+      daemon!.root,
+      'events',
+      ...times,
+      ...format,
+    ]);
+    assert.equal(viaApi, stored);
   });
 
   it('docker system df counts the containers', async () => {
