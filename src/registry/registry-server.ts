@@ -47,6 +47,8 @@ import { isProcessIdentityAlive } from './process-identity.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
 import type { StorageDriver } from './storage/storage-driver.ts';
 import { acquireStorageLock, type StorageLock } from './storage-lock.ts';
+import { CatalogReader } from './ui/catalog-reader.ts';
+import { registerUiRoutes } from './ui/ui-routes.ts';
 import { type RecoveryReport, UploadManager } from './upload-manager.ts';
 
 export interface RegistryServerOptions {
@@ -70,6 +72,8 @@ export interface RegistryServerOptions {
   gcIntervalMs?: number;
   /** Grace and untagged-manifest policy of scheduled runs (and the API's defaults). */
   gc?: { graceMs?: number; deleteUntagged?: boolean };
+  /** The read-only web UI under `/ui/` (docs/registry-ui.md): on unless `false`; `pageSize` for tests. */
+  ui?: false | { pageSize?: number };
 }
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -143,12 +147,24 @@ export class RegistryServer {
       const access = new AccessController(accessOptions);
       const accounts = new AccountService(accessStore, metadata);
       const storedMetadata = metadata;
+      const storedAccess = accessStore;
       const appOptions: Parameters<typeof buildRegistryApp>[0] = {
         context: { blobs, uploads, manifests, metadata },
         authorize: options.authorize ?? ((request) => access.authorize(request)),
         extraRoutes: (app) => {
           registerTokenRoutes(app, access);
           registerAdminRoutes(app, { access, accounts, gc, metadata: storedMetadata });
+          if (options.ui !== false) {
+            const reader = new CatalogReader({
+              metadata: storedMetadata,
+              manifests,
+              blobs,
+              projectIsPublic: async (project) => (await storedAccess.getProject(project))?.public,
+            });
+            const uiOptions: Parameters<typeof registerUiRoutes>[1] = { access, reader };
+            if (options.ui?.pageSize !== undefined) uiOptions.pageSize = options.ui.pageSize;
+            registerUiRoutes(app, uiOptions);
+          }
         },
       };
       if (options.logger) appOptions.logger = options.logger;

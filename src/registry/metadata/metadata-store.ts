@@ -130,6 +130,11 @@ export interface DiscoveryIndex {
   /** Tags in byte order, or undefined when the repository does not exist. */
   listTags(repository: string, page?: Page): Promise<string[] | undefined>;
   /**
+   * How many tags `repository` has, counting at most `cap` (the web UI shows `cap+`, so a page
+   * of repositories costs the same however many tags each holds); 0 for an unknown repository.
+   */
+  countTags(repository: string, cap: number): Promise<number>;
+  /**
    * Repositories holding at least one manifest or blob, in byte order; with `projects`, only
    * those whose project (first path component) is listed (`_catalog` under access control).
    */

@@ -590,6 +590,15 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map((row) => row.name);
   }
 
+  async countTags(repository: string, cap: number): Promise<number> {
+    const id = this.#repositoryId(repository);
+    if (id === undefined) return 0;
+    const row = this.#prepare(
+      'SELECT COUNT(*) AS count FROM (SELECT 1 FROM tags WHERE repository_id = ? LIMIT ?)',
+    ).get(id, cap) as { count: number };
+    return row.count;
+  }
+
   async listRepositories(page: Page & { projects?: readonly string[] } = {}): Promise<string[]> {
     const holding = `(EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
            OR EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.repository_id = r.id))`;

@@ -145,6 +145,9 @@ export function metadataStoreSuite(name: string, create: () => Promise<StoreFixt
         assert.deepEqual(await store.listTags('a', { limit: 2 }), ['a', 'b']);
         assert.deepEqual(await store.listTags('a', { after: 'a' }), ['b', 'c']);
         assert.equal(await store.listTags('missing'), undefined);
+        assert.equal(await store.countTags('a', 1000), 3);
+        assert.equal(await store.countTags('a', 2), 2, 'counts stop at the cap');
+        assert.equal(await store.countTags('missing', 1000), 0);
         assert.equal(await store.deleteTag('a', 'b'), true);
         assert.equal(await store.deleteTag('a', 'b'), false);
         assert.deepEqual(await store.deleteManifest('a', d('m')), { deleted: true, orphaned: true });

@@ -57,7 +57,8 @@ describe('registry errors', () => {
   });
 
   it('answers paths outside the API with 404 and wrong methods with 405', async () => {
-    for (const path of ['/', '/v1/', '/v2/repo/unknown/thing', '/v2/repo/blobs/']) {
+    // `/` redirects to the web UI (registry-ui.md); other paths outside the API stay JSON 404s.
+    for (const path of ['/index.html', '/v1/', '/v2/repo/unknown/thing', '/v2/repo/blobs/']) {
       const response = await http('GET', url(), path);
       assert.equal(response.status, 404, path);
       errorCodes(response);
