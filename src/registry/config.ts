@@ -9,7 +9,8 @@
  *     "log": { "level": "info" },
  *     "uploads": { "maxAgeHours": 168 },
  *     "auth": { "htpasswd": "/etc/wharf/htpasswd", "service": "wharf-registry", "realm": "https://reg.example/token" },
- *     "gc": { "interval": "24h", "grace": "1h", "deleteUntagged": false }
+ *     "gc": { "interval": "24h", "grace": "1h", "deleteUntagged": false },
+ *     "ui": { "enabled": true }
  *   }
  *
  * @example
@@ -42,6 +43,7 @@ export const RegistryConfigSchema = z.strictObject({
       deleteUntagged: z.boolean().optional(),
     })
     .optional(),
+  ui: z.strictObject({ enabled: z.boolean().optional() }).optional(),
 });
 
 export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;

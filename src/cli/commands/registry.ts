@@ -29,6 +29,8 @@ interface ServeOptions {
   gcInterval?: string;
   gcGrace?: string;
   gcDeleteUntagged?: boolean;
+  /** commander's `--no-ui`: false when given. */
+  ui?: boolean;
 }
 
 interface StorageOption {
@@ -47,6 +49,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--gc-interval <duration>', 'collect garbage every DURATION (e.g. 24h; default: only on demand)')
     .option('--gc-grace <duration>', 'grace of scheduled collections (default 1h)')
     .option('--gc-delete-untagged', 'scheduled collections also delete untagged manifests')
+    .option('--no-ui', 'serve no web UI (by default a read-only one under /ui/)')
     .action((options: ServeOptions) => serve(options, context));
 
   const storageOption = (command: Command) =>
@@ -448,6 +451,8 @@ async function serve(options: ServeOptions, context: CliContext): Promise<void> 
   if (config.auth?.service) serverOptions.service = config.auth.service;
   if (config.auth?.realm) serverOptions.realm = config.auth.realm;
   if (gcInterval !== undefined) serverOptions.gcIntervalMs = parseDuration(gcInterval);
+  const ui = options.ui === false ? false : (config.ui?.enabled ?? true);
+  if (!ui) serverOptions.ui = false;
   const server = await RegistryServer.start(serverOptions);
   // Signal handlers before the banner: whoever waits for "listening" may stop us right away.
   const stopped = new Promise<void>((resolveStop) => {
@@ -475,7 +480,9 @@ async function serve(options: ServeOptions, context: CliContext): Promise<void> 
     process.once('SIGTERM', stop);
   });
   const { resumable, removed } = server.recovery;
-  context.stderr.write(`Wharf registry listening on ${server.url} (storage ${storage})\n`);
+  context.stderr.write(
+    `Wharf registry listening on ${server.url} (storage ${storage})${ui ? `, web UI at ${server.url}/ui/` : ''}\n`,
+  );
   if (await server.accessControlled()) {
     context.stderr.write(
       `Access control is on: token endpoint ${server.url}/token, service "${server.access.service}"${htpasswd ? `, users from ${htpasswd.path} too` : ''}\n`,

@@ -61,6 +61,8 @@ describe('wharf registry serve', { skip: !built && 'dist/ is not built (node scr
     const ping = await http('GET', server.url, '/v2/');
     assert.equal(ping.status, 200);
     assert.ok(existsSync(join(root, 'registry', 'metadata.db')));
+    assert.match(server.stderr(), /web UI at http:\/\/\S+\/ui\//);
+    assert.equal((await http('GET', server.url, '/ui/')).status, 200);
 
     // a second server on the same storage is refused while the first runs
     await assert.rejects(
@@ -84,6 +86,22 @@ describe('wharf registry serve', { skip: !built && 'dist/ is not built (node scr
     assert.notEqual(new URL(server.url).port, '1');
     assert.equal(await terminate(server.child), 0);
     assert.match(server.stderr(), /Received SIGTERM, shutting down/);
+  });
+
+  it('serves no web UI with --no-ui or "ui": { "enabled": false }', async () => {
+    const config = join(root, 'no-ui.json');
+    await writeFile(config, JSON.stringify({ storage: join(root, 'no-ui'), ui: { enabled: false } }));
+    for (const args of [
+      ['--config', config],
+      ['--storage', join(root, 'no-ui'), '--no-ui'],
+    ]) {
+      const server = await serve(['--addr', '127.0.0.1:0', ...args]);
+      children.push(server.child);
+      assert.doesNotMatch(server.stderr(), /web UI/);
+      assert.equal((await http('GET', server.url, '/ui/')).status, 404);
+      assert.equal((await http('GET', server.url, '/v2/')).status, 200);
+      assert.equal(await terminate(server.child), 0);
+    }
   });
 
   it('fails with a clear message on a bad address or config', async () => {
