@@ -15,7 +15,8 @@ const any = (names) => `^src/(${names.join('|')})/`;
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
-    forbid('leaves-stay-leaves', any(leaves), any([...storage, ...services, 'engine', 'engine-api', 'cli', 'daemon', 'dockerfile', 'registry']), 'oci, errors and util import nothing above them'),
+    forbid('leaves-stay-leaves', any(leaves), any([...storage, ...services, 'scan', 'engine', 'engine-api', 'cli', 'daemon', 'dockerfile', 'registry']), 'oci, errors and util import nothing above them'),
+    forbid('scan-is-pure', layer('scan'), any([...storage, ...services, 'engine', 'engine-api', 'cli', 'daemon', 'dockerfile', 'registry']), 'vulnerability matching imports only oci, errors, util (anything above the leaves may import it)'),
     forbid('oci-has-no-io', layer('oci'), '^(fs|node:fs|child_process|node:child_process|net|node:net|http|node:http)$', 'the OCI model is pure'),
     forbid('dockerfile-is-pure', layer('dockerfile'), any([...storage, ...services, 'engine', 'engine-api', 'cli', 'daemon', 'registry']), 'the Dockerfile front end knows nothing of stores'),
     forbid('storage-below-services', any(storage), any([...services, 'engine', 'engine-api', 'cli', 'daemon', 'registry', 'dockerfile']), 'stores and runtime import only oci, errors, util'),

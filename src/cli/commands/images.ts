@@ -18,6 +18,7 @@ import { IMAGE_HEADER, imageListFormat, imageRows } from '../format/image-rows.t
 import { type InspectResult, writeInspect } from '../format/inspect-writer.ts';
 import { humanSize } from '../format/units.ts';
 import { registerImageDiffSubcommand } from './image-diff.ts';
+import { registerImageScanSubcommand } from './image-scan.ts';
 import { registerImageSubcommands } from './image-transfer.ts';
 
 /** Subcommands of `image`: a name that matches none of them is probably a mistyped `image` verb. */
@@ -34,6 +35,7 @@ const IMAGE_VERBS = [
   'push',
   'rm',
   'save',
+  'scan',
   'tag',
 ];
 
@@ -230,4 +232,5 @@ export function register(program: Command, context: CliContext): void {
   addPrune(image, context);
   registerImageSubcommands(image, context);
   registerImageDiffSubcommand(image, context);
+  registerImageScanSubcommand(image, context);
 }
