@@ -24,23 +24,11 @@ import {
   importBusyboxImage,
   makeContainerFixture,
 } from '../container/helpers.ts';
+import { freePort } from '../network/netns-fixture.ts';
 
 const skip =
   (await containerTestsSkipReason()) ??
   (spawnSync('ip', ['netns', 'list']).status === 0 ? undefined : 'ip netns does not work here');
-
-/** A TCP port free on the host right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The body at `url`, retried until the server in the container is up. */
 async function fetchText(url: string): Promise<string> {
