@@ -7,7 +7,7 @@ import { WharfError } from '../errors/index.ts';
 import { tracePhase } from '../util/phase-trace.ts';
 import { CliExit, ContinueInGroup } from './cli-error.ts';
 import type { CommandTable } from './command-table.ts';
-import { type CliContext, storeRoot } from './context.ts';
+import { type CliContext, refuseDaemonHost, storeRoot } from './context.ts';
 import { findVerb } from './verb-modules.ts';
 import { VERSION } from './version.ts';
 
@@ -60,6 +60,12 @@ export async function runCli(argv: string[], table: CommandTable): Promise<CliRe
       .showHelpAfterError(false)
       .exitOverride();
     program.configureOutput({ outputError: (text, write) => write(text) });
+    program.hook('preAction', (root, action) => {
+      const path: string[] = [];
+      for (let command: Command | null = action; command && command !== root; command = command.parent)
+        path.unshift(command.name());
+      refuseDaemonHost(root.opts().host, process.env.WHARF_HOST, path);
+    });
     return program;
   };
   let program = newProgram();
