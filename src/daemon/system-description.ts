@@ -14,6 +14,7 @@ import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, hostname, machine, release, totalmem } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { SystemBackend, SystemDescription } from '../engine-api/routes/system-routes.ts';
+import { hostPlatform } from '../oci/platform.ts';
 
 export interface HostSystemOptions {
   root: string;
@@ -35,8 +36,6 @@ interface StaticFacts {
   initBinary: string;
   components: SystemDescription['components'];
 }
-
-const GO_ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
 
 async function which(name: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
@@ -94,7 +93,7 @@ export class HostSystemBackend implements SystemBackend {
       kernelVersion: release(),
       operatingSystem: facts.operatingSystem,
       osVersion: facts.osVersion,
-      arch: GO_ARCH[process.arch] ?? process.arch,
+      arch: hostPlatform().architecture,
       machine: machine(),
       ncpu: availableParallelism(),
       memTotal: totalmem(),

@@ -24,11 +24,9 @@
 import { createHash } from 'node:crypto';
 import type { Digest } from '../oci/digest.ts';
 import type { ImageLayer, ImageStore } from './image-store.ts';
-import { openDecompressed } from './layer/compression.ts';
+import { layerEntries } from './layer/layer-entries.ts';
 import { cleanRelative } from './layer/root-path.ts';
 import type { TarEntryType, TarHeader } from './layer/tar-format.ts';
-import { TarReader } from './layer/tar-reader.ts';
-import { WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './layer/whiteout.ts';
 
 export type ImageChangeKind = 'A' | 'C' | 'D';
 
@@ -81,26 +79,10 @@ function compareBytes(a: string, b: string): number {
 
 async function readLayer(store: ImageStore, layer: ImageLayer): Promise<LayerIndex> {
   const index: LayerIndex = { whiteouts: [], opaque: [], entries: [] };
-  const { chunks } = await openDecompressed(await store.content.read(layer.digest as Digest));
-  const reader = new TarReader(chunks);
-  try {
-    let position = 0;
-    for (let header = await reader.next(); header; header = await reader.next()) {
-      const at = position++;
-      const rel = cleanRelative(header.name);
-      if (rel === '') continue;
-      const slash = rel.lastIndexOf('/');
-      const dir = slash < 0 ? '' : rel.slice(0, slash);
-      const base = slash < 0 ? rel : rel.slice(slash + 1);
-      if (base === WHITEOUT_OPAQUE) index.opaque.push(dir);
-      else if (base.startsWith(WHITEOUT_META_PREFIX)) continue;
-      else if (base.startsWith(WHITEOUT_PREFIX)) {
-        const name = base.slice(WHITEOUT_PREFIX.length);
-        index.whiteouts.push(dir === '' ? name : `${dir}/${name}`);
-      } else index.entries.push({ rel, header, index: at });
-    }
-  } finally {
-    await reader.close();
+  for await (const item of layerEntries(store.content, layer.digest as Digest)) {
+    if (item.kind === 'opaque') index.opaque.push(item.dir);
+    else if (item.kind === 'whiteout') index.whiteouts.push(item.path);
+    else index.entries.push({ rel: item.rel, header: item.header, index: item.position });
   }
   return index;
 }
@@ -279,19 +261,11 @@ async function hashProviders(
   for (const [diffID, wanted] of byLayer) {
     const layer = layers.get(diffID);
     if (!layer) continue;
-    const { chunks } = await openDecompressed(await store.content.read(layer.digest as Digest));
-    const reader = new TarReader(chunks);
-    try {
-      let position = 0;
-      for (let header = await reader.next(); header; header = await reader.next()) {
-        const at = position++;
-        if (!wanted.has(at) || header.type !== 'file') continue;
-        const hash = createHash('sha256');
-        await reader.forEachBodyChunk((chunk) => hash.update(chunk));
-        hashes.set(`${diffID}#${at}`, hash.digest('hex'));
-      }
-    } finally {
-      await reader.close();
+    for await (const item of layerEntries(store.content, layer.digest as Digest)) {
+      if (item.kind !== 'entry' || !wanted.has(item.position) || item.header.type !== 'file') continue;
+      const hash = createHash('sha256');
+      await item.reader.forEachBodyChunk((chunk) => hash.update(chunk));
+      hashes.set(`${diffID}#${item.position}`, hash.digest('hex'));
     }
   }
   return hashes;

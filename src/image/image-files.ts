@@ -14,10 +14,8 @@ import { posix } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ImageStore } from './image-store.ts';
-import { openDecompressed } from './layer/compression.ts';
+import { layerEntries } from './layer/layer-entries.ts';
 import { cleanRelative } from './layer/root-path.ts';
-import { TarReader } from './layer/tar-reader.ts';
-import { WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './layer/whiteout.ts';
 
 /** A wanted file is read into memory: a package database larger than this is not one. */
 const MAX_FILE_SIZE = 256 * 1024 * 1024;
@@ -38,51 +36,39 @@ async function readLayer(
 ): Promise<{ deleted: string[]; found: Map<string, Found> }> {
   const deleted: string[] = [];
   const found = new Map<string, Found>();
-  const { chunks } = await openDecompressed(await store.content.read(digest));
-  const reader = new TarReader(chunks);
-  try {
-    for (let header = await reader.next(); header; header = await reader.next()) {
-      const rel = cleanRelative(header.name);
-      if (rel === '') continue;
-      const slash = rel.lastIndexOf('/');
-      const dir = slash < 0 ? '' : rel.slice(0, slash);
-      const base = slash < 0 ? rel : rel.slice(slash + 1);
-      if (base === WHITEOUT_OPAQUE) {
-        // Everything below `dir` from lower layers is hidden (this layer's own entries stay).
-        deleted.push(dir === '' ? '' : `${dir}/`);
-        continue;
-      }
-      if (base.startsWith(WHITEOUT_META_PREFIX)) continue;
-      if (base.startsWith(WHITEOUT_PREFIX)) {
-        const name = base.slice(WHITEOUT_PREFIX.length);
-        deleted.push(dir === '' ? name : `${dir}/${name}`);
-        continue;
-      }
-      // A non-directory where a wanted file's parent was replaces that whole directory.
-      if (header.type !== 'dir' && [...wanted].some((path) => isAtOrBelow(path, rel))) deleted.push(rel);
-      if (!wanted.has(rel)) continue;
-      if (header.type === 'file') {
-        if (header.size > MAX_FILE_SIZE)
-          throw new InvalidArgumentError(
-            `Cannot read ${rel} from the image: ${header.size} bytes is too large`,
-          );
-        const parts: Buffer[] = [];
-        for await (const chunk of reader.body()) parts.push(Buffer.from(chunk));
-        found.set(rel, { kind: 'file', data: Buffer.concat(parts) });
-      } else if (header.type === 'symlink') {
-        found.set(rel, {
-          kind: 'link',
-          target: header.linkname.startsWith('/') ? header.linkname : posix.join('/', dir, header.linkname),
-        });
-      } else if (header.type === 'link') {
-        // A hard link names its target by archive path; the target came earlier in this layer.
-        const target = found.get(cleanRelative(header.linkname));
-        if (target) found.set(rel, target);
-        else found.set(rel, { kind: 'link', target: `/${cleanRelative(header.linkname)}` });
-      } else found.delete(rel);
+  for await (const item of layerEntries(store.content, digest)) {
+    if (item.kind === 'opaque') {
+      // Everything below `dir` from lower layers is hidden (this layer's own entries stay).
+      deleted.push(item.dir === '' ? '' : `${item.dir}/`);
+      continue;
     }
-  } finally {
-    await reader.close();
+    if (item.kind === 'whiteout') {
+      deleted.push(item.path);
+      continue;
+    }
+    const { rel, dir, header, reader } = item;
+    // A non-directory where a wanted file's parent was replaces that whole directory.
+    if (header.type !== 'dir' && [...wanted].some((path) => isAtOrBelow(path, rel))) deleted.push(rel);
+    if (!wanted.has(rel)) continue;
+    if (header.type === 'file') {
+      if (header.size > MAX_FILE_SIZE)
+        throw new InvalidArgumentError(
+          `Cannot read ${rel} from the image: ${header.size} bytes is too large`,
+        );
+      const parts: Buffer[] = [];
+      for await (const chunk of reader.body()) parts.push(Buffer.from(chunk));
+      found.set(rel, { kind: 'file', data: Buffer.concat(parts) });
+    } else if (header.type === 'symlink') {
+      found.set(rel, {
+        kind: 'link',
+        target: header.linkname.startsWith('/') ? header.linkname : posix.join('/', dir, header.linkname),
+      });
+    } else if (header.type === 'link') {
+      // A hard link names its target by archive path; the target came earlier in this layer.
+      const target = found.get(cleanRelative(header.linkname));
+      if (target) found.set(rel, target);
+      else found.set(rel, { kind: 'link', target: `/${cleanRelative(header.linkname)}` });
+    } else found.delete(rel);
   }
   return { deleted, found };
 }

@@ -9,15 +9,15 @@
  */
 import type { Command } from 'commander';
 import { InternalError } from '../../errors/index.ts';
+import { hostPlatform } from '../../oci/platform.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { executeFormat, parseFormat, templateText } from '../format/formatter.ts';
 import { API_VERSION, VERSION } from '../version.ts';
 
-const GO_ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
-
 /** Docker's client `Version` shape. */
 function clientVersion() {
+  const platform = hostPlatform();
   return {
     Platform: { Name: '' },
     Version: VERSION,
@@ -25,8 +25,8 @@ function clientVersion() {
     DefaultAPIVersion: API_VERSION,
     GitCommit: '',
     GoVersion: process.version,
-    Os: process.platform,
-    Arch: GO_ARCH[process.arch] ?? process.arch,
+    Os: platform.os,
+    Arch: platform.architecture,
     BuildTime: '',
     Context: 'default',
   };
