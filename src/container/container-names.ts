@@ -8,8 +8,9 @@
  * randomContainerName(2);           // 'eager_lovelace7' (after two collisions, as Docker does)
  * checkContainerName('/web');       // 'web'
  */
-import { randomInt } from 'node:crypto';
+
 import { InvalidArgumentError } from '../errors/index.ts';
+import { randomBelow } from '../util/random-hex.ts';
 
 const ADJECTIVES = [
   'admiring',
@@ -361,7 +362,7 @@ const SURNAMES = [
 ];
 
 function pick(list: readonly string[]): string {
-  return list[randomInt(list.length)]!;
+  return list[randomBelow(list.length)]!;
 }
 
 /**
@@ -372,7 +373,7 @@ export function randomContainerName(retry = 0): string {
   for (;;) {
     const name = `${pick(ADJECTIVES)}_${pick(SURNAMES)}`;
     if (name === 'boring_wozniak') continue;
-    return retry > 0 ? `${name}${randomInt(10)}` : name;
+    return retry > 0 ? `${name}${randomBelow(10)}` : name;
   }
 }
 

@@ -15,7 +15,6 @@
  * const { StatusCode } = await service.wait(id);
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { availableParallelism, constants as osConstants, hostname as osHostname, totalmem } from 'node:os';
@@ -30,6 +29,7 @@ import { type LogEntry, readContainerLog } from '../runtime/logs.ts';
 import { buildRuntimeSpec } from '../runtime/spec.ts';
 import { GC_ROOT_LABEL } from '../snapshot/gc.ts';
 import { tracePhase } from '../util/phase-trace.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { mergeImageConfig, processPathAndArgs } from './container-config.ts';
 import { ContainerContext, type ContainerServiceOptions } from './container-context.ts';
 import { type ExecHandle, type ExecRequest, execInContainer } from './container-exec.ts';
@@ -166,7 +166,7 @@ const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-fail
 /** A container id as Docker makes them: 64 hex digits whose short form is not all decimal. */
 function newContainerId(): string {
   for (;;) {
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     if (!/^\d+$/.test(id.slice(0, 12))) return id;
   }
 }

@@ -21,7 +21,6 @@
  * const store = await LocalContentStore.open(root, references);
  * const { digest } = await store.writeBlob(configBytes, { lease: lease.id });
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream, rmSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +36,7 @@ import {
 } from '../oci/digest.ts';
 import { fsyncDirectory } from '../util/atomic-write.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { INGEST_TEMP_PREFIX, ingestVerified } from '../util/verified-ingest.ts';
 import type {
   ContentInfo,
@@ -78,7 +78,7 @@ export class LocalContentStore implements ContentStore {
       ingest: join(root, 'ingest'),
       blobDir: (algorithm: DigestAlgorithm) => join(root, 'blobs', algorithm),
       blob: (digest: Digest) => join(root, 'blobs', algorithmOf(digest), encodedOf(digest)),
-      staged: () => join(root, 'ingest', `${STAGED_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`),
+      staged: () => join(root, 'ingest', `${STAGED_PREFIX}${process.pid}-${randomHex(8)}`),
     };
   }
 

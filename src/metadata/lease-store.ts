@@ -10,9 +10,9 @@
  *   // … ingest, then record the image …
  * });
  */
-import { randomBytes } from 'node:crypto';
 import { NotFoundError } from '../errors/index.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { randomHex } from '../util/random-hex.ts';
 import type { MetadataDatabase } from './database.ts';
 
 export type LeaseResourceKind = 'content' | 'snapshot' | (string & {});
@@ -56,7 +56,7 @@ export class LeaseStore {
   create(options: CreateLeaseOptions = {}): Lease {
     const now = Date.now();
     const lease: Lease = {
-      id: options.id ?? `lease-${now.toString(36)}-${randomBytes(6).toString('hex')}`,
+      id: options.id ?? `lease-${now.toString(36)}-${randomHex(6)}`,
       createdAt: now,
       labels: options.labels ?? {},
     };

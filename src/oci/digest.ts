@@ -5,8 +5,9 @@
  * @example
  * const d = parseDigest('sha256:' + 'a'.repeat(64)); // { algorithm: 'sha256', encoded: 'aaa…' }
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { nodeCrypto } from '../util/node-crypto.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 /** A validated digest string such as `sha256:…`. */
@@ -61,12 +62,12 @@ export function isDigest(value: string): value is Digest {
 
 /** A hasher for the algorithm; feed it with `update`, then `digestOf(hasher, algorithm)`. */
 export function createDigester(algorithm: DigestAlgorithm = 'sha256'): Hash {
-  return createHash(algorithm);
+  return nodeCrypto().createHash(algorithm);
 }
 
 /** The digest of an in-memory buffer or string. */
 export function digestBytes(data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+  return `${algorithm}:${nodeCrypto().createHash(algorithm).update(data).digest('hex')}`;
 }
 
 /** The hex part of a digest (`sha256:abc` -> `abc`). */

@@ -8,13 +8,19 @@
  * usual; its compiled program is kept here; later containers with the same profile carry it
  * in the annotation. (Newer crun keeps such a cache itself, in `STATE/.cache/seccomp`.)
  *
- * The key covers everything the program depends on: the seccomp object as written to
- * config.json (profile, architectures, flags), the runtime binary (path, inode, size, mtime: an
- * upgraded crun, and its libseccomp, compiles again), the kernel (release and build) and the
- * CPU architecture. Only crun reads the annotation; runc compiles as before.
+ * What the program depends on is its *material*: the seccomp object as written to config.json
+ * (profile, architectures, flags), the runtime binary (path, inode, size, mtime: an upgraded
+ * crun, and its libseccomp, compiles again), the kernel (release and build) and the CPU
+ * architecture. A file is named by a 64-bit FNV-1a of the material and holds the material
+ * itself, which must equal the asking container's, byte for byte, before its program is used.
+ * So the name needs no cryptographic hash (node:crypto would cost 2-3 ms of every `run`'s
+ * start-up, util/node-crypto.ts): two materials that share a name (by chance, or a crafted
+ * `--security-opt seccomp=` profile) only miss the cache, they never get each other's program.
+ * Only crun reads the annotation; runc compiles as before.
  *
  *   ROOT/runtime/seccomp/
- *     KEY.bpf     a program as crun wrote it (8 bytes per instruction), written atomically
+ *     NAME.bpf    `wharf-seccomp-bpf 1 <material bytes>\n`, the material, then the program as
+ *                 crun wrote it (8 bytes per instruction); written atomically
  *
  * @example
  * const cache = new SeccompBpfCache(runtimePaths(root).seccompDir);
@@ -39,10 +45,15 @@ function validProgram(bytes: Uint8Array): boolean {
   return bytes.length > 0 && bytes.length % 8 === 0 && bytes.length <= 8 * 65_536;
 }
 
+/** The first line of a kept program's file: the format, then the material's length in bytes. */
+const HEADER = 'wharf-seccomp-bpf 1 ';
+
 export class SeccompBpfCache {
   readonly #dir: string;
-  /** base64 programs by key, as read or written by this process. */
+  /** base64 programs by material, as read or written by this process. */
   readonly #known = new Map<string, string>();
+  /** The material of each key `annotate` handed out, for its `remember`. */
+  readonly #pending = new Map<string, string>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -58,10 +69,14 @@ export class SeccompBpfCache {
     if (driver.name !== 'crun' || !seccomp || spec.annotations?.[SECCOMP_BPF_ANNOTATION] !== undefined) {
       return undefined;
     }
-    const key = await this.#key(JSON.stringify(seccomp), driver.binary);
-    if (key === undefined) return undefined;
-    const program = this.#known.get(key) ?? (await this.#load(key));
-    if (program === undefined) return key;
+    const material = materialOf(JSON.stringify(seccomp), driver.binary);
+    if (material === undefined) return undefined;
+    const program = this.#known.get(material) ?? (await this.#load(material));
+    if (program === undefined) {
+      const key = nameOf(material);
+      this.#pending.set(key, material);
+      return key;
+    }
     spec.annotations = { ...spec.annotations, [SECCOMP_BPF_ANNOTATION]: program };
     return undefined;
   }
@@ -71,12 +86,17 @@ export class SeccompBpfCache {
    * delete). Failures are ignored: the next container compiles again.
    */
   async remember(key: string, driver: RuntimeDriver, id: string): Promise<void> {
+    const material = this.#pending.get(key);
+    if (material === undefined) return;
+    this.#pending.delete(key);
     try {
       const bytes = await readFile(join(driver.stateDir, id, 'seccomp.bpf'));
       if (!validProgram(bytes)) return;
+      const kept = Buffer.from(material, 'utf8');
+      const header = Buffer.from(`${HEADER}${kept.length}\n`, 'latin1');
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-      await atomicWriteFile(this.#file(key), bytes, { mode: 0o600 });
-      this.#known.set(key, bytes.toString('base64'));
+      await atomicWriteFile(this.#file(key), Buffer.concat([header, kept, bytes]), { mode: 0o600 });
+      this.#known.set(material, bytes.toString('base64'));
     } catch {
       // not kept: crun compiles it next time
     }
@@ -86,34 +106,56 @@ export class SeccompBpfCache {
     return join(this.#dir, `${key}.bpf`);
   }
 
-  async #load(key: string): Promise<string | undefined> {
+  /** The program kept for `material`, when its file holds that very material. */
+  async #load(material: string): Promise<string | undefined> {
     try {
-      const bytes = await readFile(this.#file(key));
-      if (!validProgram(bytes)) return undefined;
-      const program = bytes.toString('base64');
-      this.#known.set(key, program);
-      return program;
+      const bytes = await readFile(this.#file(nameOf(material)));
+      const end = bytes.indexOf(10);
+      const head = end < 0 ? '' : bytes.toString('latin1', 0, end);
+      if (!head.startsWith(HEADER)) return undefined;
+      const length = Number(head.slice(HEADER.length));
+      if (!Number.isSafeInteger(length) || length < 0 || end + 1 + length > bytes.length) return undefined;
+      const kept = bytes.subarray(end + 1, end + 1 + length);
+      if (!kept.equals(Buffer.from(material, 'utf8'))) return undefined;
+      const program = bytes.subarray(end + 1 + length);
+      if (!validProgram(program)) return undefined;
+      const encoded = program.toString('base64');
+      this.#known.set(material, encoded);
+      return encoded;
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
     }
   }
+}
 
-  async #key(seccompJson: string, binary: string): Promise<string | undefined> {
-    let identity: string;
-    try {
-      // synchronous: one stat on the way of every start, microseconds against a thread-pool round trip
-      const info = statSync(binary);
-      identity = `${binary}\0${info.dev}:${info.ino}\0${info.size}\0${info.mtimeMs}`;
-    } catch {
-      return undefined;
-    }
-    // loaded here, not at the module's start: `exec` opens the context this cache belongs to and
-    // never hashes a profile, and node:crypto costs 2-3 ms to load
-    const { createHash } = await import('node:crypto');
-    return createHash('sha256')
-      .update(`${identity}\0${release()}\0${version()}\0${arch()}\0`)
-      .update(seccompJson)
-      .digest('hex');
+/**
+ * Everything a compiled program depends on, as one string (undefined when the runtime binary
+ * cannot be looked at: then nothing is kept).
+ */
+function materialOf(seccompJson: string, binary: string): string | undefined {
+  try {
+    // synchronous: one stat on the way of every start, microseconds against a thread-pool round trip
+    const info = statSync(binary);
+    const identity = `${binary}\0${info.dev}:${info.ino}\0${info.size}\0${info.mtimeMs}`;
+    return `${identity}\0${release()}\0${version()}\0${arch()}\0${seccompJson}`;
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * A file name for `material`: FNV-1a over its UTF-16 code units in two 32-bit lanes (each with
+ * its own offset basis and multiplier), 16 hex digits. Spreads names well; it is not collision-resistant, and need not be (the
+ * file holds the material, compared on load).
+ */
+function nameOf(material: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x9e3779b9;
+  for (let i = 0; i < material.length; i++) {
+    const unit = material.charCodeAt(i);
+    a = Math.imul(a ^ unit, 0x01000193);
+    b = Math.imul(b ^ unit, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }

@@ -13,12 +13,12 @@
  * class MySnapshotter extends DirectorySnapshotter { ... }
  */
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../errors/index.ts';
 import { deleteInBackground } from '../util/background-delete.ts';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { randomHex } from '../util/random-hex.ts';
 import { diskUsage } from './disk-usage.ts';
 import { SnapshotMetaStore, type SnapshotRow } from './metastore.ts';
 import type {
@@ -111,7 +111,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   async remove(key: string, options: RemoveOptions = {}): Promise<void> {
     const trash = this.store.transaction(() => {
       const row = this.store.remove(key);
-      const to = `${this.root}/snapshots/rm-${process.pid}-${row.id}-${randomBytes(4).toString('hex')}`;
+      const to = `${this.root}/snapshots/rm-${process.pid}-${row.id}-${randomHex(4)}`;
       try {
         renameSync(this.snapshotDir(row.id), to);
       } catch (error) {
@@ -152,7 +152,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
         else if (match) orphan = !isProcessAlive(Number(match[1]));
         else orphan = false;
         if (!orphan) continue;
-        const to = `${dir}/rm-${process.pid}-sweep-${randomBytes(4).toString('hex')}`;
+        const to = `${dir}/rm-${process.pid}-sweep-${randomHex(4)}`;
         renameSync(`${dir}/${name}`, to);
         out.push(to);
       }

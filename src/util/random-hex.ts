@@ -20,3 +20,21 @@ export function randomHex(bytes: number): string {
   }
   return buffer.toString('hex');
 }
+
+/**
+ * A uniform random integer in [0, max) for max up to 2^32, like crypto.randomInt: 32 random bits,
+ * drawn again when they fall in the last partial run of `max` (so no value is likelier).
+ *
+ * @example
+ * randomBelow(10); // 7
+ */
+export function randomBelow(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > 0x1_0000_0000) {
+    throw new RangeError(`randomBelow: max must be an integer from 1 to 2^32, not ${max}`);
+  }
+  const limit = Math.floor(0x1_0000_0000 / max) * max;
+  for (;;) {
+    const value = Number.parseInt(randomHex(4), 16);
+    if (value < limit) return value % max;
+  }
+}

@@ -7,13 +7,13 @@
  * @example
  * await ingestVerified(stream, '/store/blobs/sha256/ab…', { expected: 'sha256:ab…', size: 1234 });
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { algorithmOf, createDigester, type Digest, type DigestAlgorithm } from '../oci/digest.ts';
 import { fsyncDirectory } from './atomic-write.ts';
+import { randomHex } from './random-hex.ts';
 
 export const INGEST_TEMP_PREFIX = '.ingest-';
 
@@ -51,7 +51,7 @@ export async function ingestVerified(
   if (!tempDir)
     throw new InvalidArgumentError('Cannot ingest: a tempDir is needed when the target is computed');
   await mkdir(tempDir, { recursive: true });
-  const temp = join(tempDir, `${INGEST_TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+  const temp = join(tempDir, `${INGEST_TEMP_PREFIX}${process.pid}-${randomHex(8)}`);
   const hasher = createDigester(algorithm);
   const handle = await open(temp, 'wx', 0o644);
   let size = 0;

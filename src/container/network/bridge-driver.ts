@@ -15,9 +15,9 @@
  * await ensureBridge({ bridge: 'wharf0', alias: 'wharf:1a2b3c4d:0123456789ab', gateway: '10.88.0.1', prefix: 16 });
  * await createNamespace('wharf-1a2b3c4d-0123456789ab');
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConflictError } from '../../errors/index.ts';
+import { nodeCrypto } from '../../util/node-crypto.ts';
 import { hostExec, hostExecRaw } from './host-exec.ts';
 
 export const NETNS_DIR = '/run/netns';
@@ -44,7 +44,7 @@ export interface InterfaceTarget {
 
 /** A host-side veth name (at most 15 bytes) unique per container and network. */
 export function hostVethName(containerId: string, networkId: string): string {
-  return `wh${createHash('sha256').update(`${containerId}/${networkId}`).digest('hex').slice(0, 11)}`;
+  return `wh${nodeCrypto().createHash('sha256').update(`${containerId}/${networkId}`).digest('hex').slice(0, 11)}`;
 }
 
 export function linkExists(name: string): boolean {

@@ -34,10 +34,10 @@
  * const spare = await pool.take(network, sandbox); // a ready spare of the network, or undefined
  * pool.fill(network);                              // hands the keeper a spare to make when short
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readlinkSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isProcessAlive } from '../../util/process-alive.ts';
+import { randomHex } from '../../util/random-hex.ts';
 import { linkExists, NETNS_DIR } from './bridge-driver.ts';
 import { hostExecRaw } from './host-exec.ts';
 import { parseCidr } from './ipv4.ts';
@@ -236,8 +236,8 @@ export class NetnsPool {
     for (let i = have; i < this.size; i++) {
       made.push(
         this.#store.insertSpare({
-          netns: `wharf-${this.#tag}-${randomBytes(6).toString('hex')}`,
-          hostVeth: `wh${randomBytes(6).toString('hex').slice(0, 11)}`,
+          netns: `wharf-${this.#tag}-${randomHex(6)}`,
+          hostVeth: `wh${randomHex(6).slice(0, 11)}`,
           network,
           bootId: this.#bootId,
           pid,

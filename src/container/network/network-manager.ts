@@ -33,7 +33,6 @@
  * // … create the container with { mode: 'path', path: result.netnsPath } …
  * await manager.detachContainer(id);
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
@@ -43,7 +42,9 @@ import {
   NotFoundError,
 } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
+import { nodeCrypto } from '../../util/node-crypto.ts';
 import { isProcessAlive } from '../../util/process-alive.ts';
+import { randomHex } from '../../util/random-hex.ts';
 import { containerPaths } from '../container-paths.ts';
 import { type DnsEntry, dnsConfigDir, reloadDns, stopDns, writeNetworkDns } from './aardvark.ts';
 import {
@@ -135,7 +136,7 @@ export interface ContainerNetworkState {
 
 /** The first 8 hex of sha256(root): names this root's kernel objects. */
 export function rootTag(root: string): string {
-  return createHash('sha256').update(root).digest('hex').slice(0, 8);
+  return nodeCrypto().createHash('sha256').update(root).digest('hex').slice(0, 8);
 }
 
 export function currentBootId(): string {
@@ -148,7 +149,7 @@ export function currentBootId(): string {
 
 /** Docker's EndpointID: stable per (container, network). */
 export function endpointId(containerId: string, networkId: string): string {
-  return createHash('sha256').update(`endpoint/${containerId}/${networkId}`).digest('hex');
+  return nodeCrypto().createHash('sha256').update(`endpoint/${containerId}/${networkId}`).digest('hex');
 }
 
 const RUNNING_STATES = new Set(['running', 'paused', 'restarting']);
@@ -296,7 +297,7 @@ export class NetworkManager {
       throw new ConflictError(`network with name ${options.name} already exists`);
     }
     const extra = { ...(options.options ?? {}) };
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     const bridge = extra[BRIDGE_NAME_OPTION] || `wh-${id.slice(0, 12)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) {
       throw new InvalidArgumentError(`Cannot use bridge name "${bridge}": at most 15 letters, digits, _ . -`);
@@ -360,7 +361,7 @@ export class NetworkManager {
       );
     }
     const network: NetworkRecord = {
-      id: input.id ?? randomBytes(32).toString('hex'),
+      id: input.id ?? randomHex(32),
       name: input.name,
       driver: 'bridge',
       bridge: input.bridge,

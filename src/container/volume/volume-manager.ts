@@ -27,13 +27,13 @@
  * const points = volumes.resolveMounts({ config, hostConfig });
  * const mounts = await volumes.prepareMounts(points, rootfs);
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
 import type { MountRequest } from '../../runtime/spec.ts';
+import { randomHex } from '../../util/random-hex.ts';
 import { ContainerRecords } from '../container-records.ts';
 import { extractArchive } from '../fs/archive-extractor.ts';
 import { archiveEntry } from '../fs/archive-writer.ts';
@@ -157,7 +157,7 @@ export class VolumeManager {
     if (driver !== LOCAL_DRIVER) {
       throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     }
-    const name = request.name || randomBytes(32).toString('hex');
+    const name = request.name || randomHex(32);
     checkVolumeName(name);
     const existing = this.store.get(name);
     if (existing) return existing;

@@ -23,7 +23,6 @@
  * 10,000 deletions costs one process spawn.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   constants,
@@ -41,6 +40,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { FailedPreconditionError, InternalError, InvalidArgumentError, isErrno } from '../../errors/index.ts';
+import { randomHex } from '../../util/random-hex.ts';
 import { type PathKind, resolveInRoot } from './root-path.ts';
 import { isLayerXattr, OVERLAY_OPAQUE_XATTR } from './whiteout.ts';
 import { parseDump, readXattrs, writeXattrs, type XattrMap } from './xattr.ts';
@@ -261,7 +261,7 @@ export class ApplyTarget {
   }
 
   #makeWhiteoutTemplate(): string {
-    const path = `${this.root}/.wharf-whiteout-${randomBytes(8).toString('hex')}`;
+    const path = `${this.root}/.wharf-whiteout-${randomHex(8)}`;
     runSync('mknod', ['-m', '000', path, 'c', '0', '0']);
     return path;
   }

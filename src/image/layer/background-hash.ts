@@ -14,10 +14,10 @@
  * for (const chunk of chunks) hash.update(chunk);
  * const digest = await hash.digest(); // 'sha256:…'
  */
-import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { InternalError } from '../../errors/index.ts';
 import type { Digest } from '../../oci/digest.ts';
+import { nodeCrypto } from '../../util/node-crypto.ts';
 
 const THRESHOLD = 4 * 1024 * 1024;
 const SLOT = 1024 * 1024;
@@ -119,7 +119,7 @@ export class BackgroundHash {
   async digest(): Promise<Digest> {
     this.#ended = true;
     if (!this.#ring) {
-      const hash = createHash('sha256');
+      const hash = nodeCrypto().createHash('sha256');
       for (const chunk of this.#pending) hash.update(chunk);
       this.#pending = [];
       return `sha256:${hash.digest('hex')}`;

@@ -15,12 +15,12 @@
  *   diffID: config.rootfs.diff_ids[i], open: () => contentStore.read(l.digest),
  * })));
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AlreadyExistsError, InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import { chainIds } from '../../oci/chain-id.ts';
 import type { Digest } from '../../oci/digest.ts';
 import type { Snapshotter } from '../../snapshot/snapshotter.ts';
+import { randomHex } from '../../util/random-hex.ts';
 import type { LayerInput } from './apply.ts';
 import { applyLayerToMounts } from './apply-to-mounts.ts';
 
@@ -98,7 +98,7 @@ async function unpackOne(
   options: UnpackOptions,
 ): Promise<boolean> {
   if (await exists(snapshotter, chainID)) return false;
-  const key = `${KEY_PREFIX}${process.pid}-${randomBytes(6).toString('hex')} ${chainID}`;
+  const key = `${KEY_PREFIX}${process.pid}-${randomHex(6)} ${chainID}`;
   const mounts = await snapshotter.prepare(key, parent, {
     labels: { [UNPACK_OWNER_LABEL]: processToken(process.pid) },
   });

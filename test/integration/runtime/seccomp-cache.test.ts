@@ -73,7 +73,12 @@ describe('seccomp filter cache', { skip }, () => {
     assert.ok(first.pending, 'the first create leaves a program to keep');
     const kept = await readdir(cacheDir);
     assert.equal(kept.length, 1);
-    const program = await readFile(join(cacheDir, kept[0]!));
+    const file = await readFile(join(cacheDir, kept[0]!));
+    const header = /^wharf-seccomp-bpf 1 (\d+)\n/.exec(file.toString('latin1', 0, 64));
+    assert.ok(header, 'the format line, then the material');
+    const material = file.subarray(header[0].length, header[0].length + Number(header[1])).toString('utf8');
+    assert.match(material, /SCMP_ACT_ERRNO/, 'the material holds the profile');
+    const program = file.subarray(header[0].length + Number(header[1]));
     assert.ok(program.length > 0 && program.length % 8 === 0, 'whole BPF instructions');
 
     const second = await runConfined(script);
@@ -95,6 +100,21 @@ describe('seccomp filter cache', { skip }, () => {
     });
     assert.equal(await fresh.annotate(spec, fixture.driver), undefined);
     assert.equal(spec.annotations?.[SECCOMP_BPF_ANNOTATION], program.toString('base64'));
+
+    // A file under the same name whose material is not this profile's (a name shared by chance,
+    // or forged for a permissive profile) hands over nothing: the create compiles anew.
+    const forged = file.toString('latin1').replace('SCMP_ACT_ERRNO', 'SCMP_ACT_ALLOW');
+    await writeFile(join(cacheDir, kept[0]!), Buffer.from(forged, 'latin1'));
+    const misled = new SeccompBpfCache(cacheDir);
+    const again = buildRuntimeSpec({
+      args: ['true'],
+      rootfs: fixture.rootfs,
+      cgroupsPath: `${fixture.cgroupParent}/x`,
+      network: { mode: 'none' },
+      host: await readHostFacts(),
+    });
+    assert.equal(await misled.annotate(again, fixture.driver), kept[0]!.replace(/\.bpf$/, ''));
+    assert.equal(again.annotations?.[SECCOMP_BPF_ANNOTATION], undefined);
   });
 
   it('keys the program by profile and runtime, and leaves other specs alone', async () => {
