@@ -7,14 +7,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { randomHex } from '../../../src/util/random-hex.ts';
 import { projectRoot } from '../../helpers/wharf.ts';
 
 const isRoot = process.getuid?.() === 0;
 const moduleUrl = new URL('../../../src/util/background-delete.ts', import.meta.url).href;
 
 /** Runs a node process that deletes `paths` in the background the way a CLI command does. */
-function deleteFromCommand(paths: string[]): { status: number | null; stderr: string } {
+function deleteFromCommand(
+  paths: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { status: number | null; stderr: string } {
   const code = `import('${moduleUrl}').then(({ deleteAfterExit, deleteInBackground }) => {
     deleteAfterExit();
     for (const path of ${JSON.stringify(paths)}) deleteInBackground(path);
@@ -22,6 +24,7 @@ function deleteFromCommand(paths: string[]): { status: number | null; stderr: st
   const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
     cwd: projectRoot,
     encoding: 'utf8',
+    env,
   });
   return { status: result.status, stderr: result.stderr };
 }
@@ -50,6 +53,33 @@ describe('deletes handed on at exit', () => {
     for (const dir of trees) assert.ok(await gone(dir), `${dir} was not deleted`);
   });
 
+  it('delete a small tree in the process itself, and hand a big one to rm', async () => {
+    const small = join(work, 'rm-small');
+    mkdirSync(join(small, 'upper', 'etc'), { recursive: true });
+    mkdirSync(join(small, 'work', 'work'), { recursive: true });
+    for (const name of ['hosts', 'hostname', 'resolv.conf']) writeFileSync(join(small, name), name);
+    writeFileSync(join(small, 'upper', 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const big = join(work, 'rm-big');
+    mkdirSync(big);
+    for (let i = 0; i < 300; i++) writeFileSync(join(big, `f${i}`), '');
+    const single = join(work, 'rm-file');
+    writeFileSync(single, 'x');
+    // no rm to be found: what goes is what the process deleted itself, before it ended
+    const noTools = mkdtempSync(join(tmpdir(), 'wharf-no-tools-'));
+    try {
+      const result = deleteFromCommand([small, big, single], { ...process.env, PATH: noTools });
+      assert.deepEqual(result, { status: 0, stderr: '' });
+      assert.equal(existsSync(small), false, 'the small tree is gone when the process has ended');
+      assert.equal(existsSync(single), false, 'so is a single file');
+      assert.equal(existsSync(join(big, 'f0')), true, 'a tree over the limit waits for rm');
+    } finally {
+      rmSync(noTools, { recursive: true, force: true });
+    }
+    // with rm on PATH the big tree goes too
+    assert.deepEqual(deleteFromCommand([big]), { status: 0, stderr: '' });
+    assert.ok(await gone(big), `${big} was not deleted`);
+  });
+
   it('never delete into another file system mounted inside a trash directory', {
     skip: !isRoot && 'needs root to mount',
   }, async () => {
@@ -68,14 +98,5 @@ describe('deletes handed on at exit', () => {
     } finally {
       execFileSync('umount', [mountPoint]);
     }
-  });
-});
-
-describe('random hex', () => {
-  it('gives fresh names of the asked length', () => {
-    const names = new Set(Array.from({ length: 200 }, () => randomHex(6)));
-    assert.equal(names.size, 200);
-    for (const name of names) assert.match(name, /^[0-9a-f]{12}$/);
-    assert.match(randomHex(32), /^[0-9a-f]{64}$/);
   });
 });
