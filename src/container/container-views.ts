@@ -145,6 +145,19 @@ export function inspectView(
   return view;
 }
 
+/**
+ * The `Command` of a list entry as Docker writes it (moby's container/view.go): the path, then
+ * the arguments, each one with a space in it between single quotes, so `sh -c 'echo a b'` reads
+ * back as one; nothing else is escaped.
+ *
+ * @example
+ * listCommand('sh', ['-c', 'echo a b']); // "sh -c 'echo a b'"
+ */
+export function listCommand(path: string, args: readonly string[]): string {
+  if (args.length === 0) return path;
+  return `${path} ${args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg)).join(' ')}`;
+}
+
 /** One `docker ps` entry. */
 export function summaryView(
   record: ContainerRecord,
@@ -157,7 +170,7 @@ export function summaryView(
     Names: [`/${record.name}`],
     Image: config.Image,
     ImageID: record.imageId,
-    Command: [record.definition.Path, ...record.definition.Args].join(' '),
+    Command: listCommand(record.definition.Path, record.definition.Args),
     Created: Math.floor(createdMs / 1000),
     Ports: [],
     Labels: { ...(config.Labels ?? {}) },
