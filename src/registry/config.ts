@@ -10,14 +10,20 @@
  *     "uploads": { "maxAgeHours": 168 },
  *     "auth": { "htpasswd": "/etc/wharf/htpasswd", "service": "wharf-registry", "realm": "https://reg.example/token" },
  *     "gc": { "interval": "24h", "grace": "1h", "deleteUntagged": false },
- *     "ui": { "enabled": true }
+ *     "ui": { "enabled": true },
+ *     "scan": { "db": "/var/lib/wharf/vulndb", "onPush": true, "preventVulnerable": { "severity": "HIGH" } }
  *   }
+ *
+ * `scan` turns vulnerability scanning on (docs/registry-scan.md): `db` is the OSV directory,
+ * `onPush` scans every pushed image, `preventVulnerable` refuses pulls of images whose report has
+ * findings at or above the severity (CRITICAL, HIGH, MEDIUM, LOW, or UNKNOWN: any finding).
  *
  * @example
  * const config = parseRegistryConfig(await readFile(path, 'utf8'), path);
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { SEVERITIES } from '../scan/severity.ts';
 
 export const DEFAULT_REGISTRY_ADDR = '127.0.0.1:5000';
 export const DEFAULT_UPLOAD_MAX_AGE_HOURS = 168;
@@ -44,6 +50,20 @@ export const RegistryConfigSchema = z.strictObject({
     })
     .optional(),
   ui: z.strictObject({ enabled: z.boolean().optional() }).optional(),
+  scan: z
+    .strictObject({
+      db: z.string().min(1).optional(),
+      onPush: z.boolean().optional(),
+      preventVulnerable: z
+        .strictObject({
+          severity: z
+            .string()
+            .transform((word) => word.toUpperCase())
+            .pipe(z.enum(SEVERITIES)),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;

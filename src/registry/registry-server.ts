@@ -8,7 +8,7 @@
  *
  *   <storage>/
  *   ├── registry.lock        pid of the server using it
- *   ├── metadata.db (-wal, -shm)   SQLite metadata (metadata/sqlite-metadata-store.ts)
+ *   ├── metadata.db (-wal, -shm)   SQLite metadata and scan reports (metadata/sqlite-metadata-store.ts)
  *   ├── access.db (-wal, -shm)     users, projects, members, robots (auth/sqlite-access-store.ts)
  *   ├── token-key.pem        the P-256 key that signs tokens (0600, made at first start)
  *   └── content/             the filesystem StorageDriver's root (storage/layout.ts)
@@ -44,6 +44,8 @@ import { ManifestService } from './manifest-service.ts';
 import type { MetadataStore } from './metadata/metadata-store.ts';
 import { SqliteMetadataStore } from './metadata/sqlite-metadata-store.ts';
 import { isProcessIdentityAlive } from './process-identity.ts';
+import { registerScanRoutes } from './scan/scan-routes.ts';
+import { ScanService, type ScanSettings } from './scan/scan-service.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
 import type { StorageDriver } from './storage/storage-driver.ts';
 import { acquireStorageLock, type StorageLock } from './storage-lock.ts';
@@ -74,6 +76,8 @@ export interface RegistryServerOptions {
   gc?: { graceMs?: number; deleteUntagged?: boolean };
   /** The read-only web UI under `/ui/` (docs/registry-ui.md): on unless `false`; `pageSize` for tests. */
   ui?: false | { pageSize?: number };
+  /** Vulnerability scanning (docs/registry-scan.md); absent: off, the scan API answers 501. */
+  scan?: ScanSettings;
 }
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -95,6 +99,7 @@ interface ServerParts {
   recovery: ServerRecoveryReport;
   gc: GarbageCollector;
   access: AccessController;
+  scans: ScanService | undefined;
 }
 
 export class RegistryServer {
@@ -107,6 +112,8 @@ export class RegistryServer {
   /** The online garbage collector of this storage (scheduled runs, the admin API, tests). */
   readonly gc: GarbageCollector;
   readonly access: AccessController;
+  /** The vulnerability scanner, when a database is configured. */
+  readonly scans: ScanService | undefined;
   #closed = false;
 
   private constructor(parts: ServerParts) {
@@ -118,6 +125,7 @@ export class RegistryServer {
     this.recovery = parts.recovery;
     this.gc = parts.gc;
     this.access = parts.access;
+    this.scans = parts.scans;
   }
 
   static async start(options: RegistryServerOptions): Promise<RegistryServer> {
@@ -148,12 +156,23 @@ export class RegistryServer {
       const accounts = new AccountService(accessStore, metadata);
       const storedMetadata = metadata;
       const storedAccess = accessStore;
+      const scanOptions = {
+        metadata,
+        manifests,
+        blobs,
+        ...(options.logger ? { logger: options.logger } : {}),
+      };
+      const scans = options.scan ? new ScanService({ settings: options.scan, ...scanOptions }) : undefined;
+      // Reports of manifests deleted since (by the API or a `wharf registry gc`) go at start-up.
+      if (scans) await metadata.pruneScanReports();
+      const authorize: AuthorizeHook = options.authorize ?? ((request) => access.authorize(request));
       const appOptions: Parameters<typeof buildRegistryApp>[0] = {
-        context: { blobs, uploads, manifests, metadata },
-        authorize: options.authorize ?? ((request) => access.authorize(request)),
+        context: { blobs, uploads, manifests, metadata, ...(scans ? { hooks: scans } : {}) },
+        authorize,
         extraRoutes: (app) => {
           registerTokenRoutes(app, access);
           registerAdminRoutes(app, { access, accounts, gc, metadata: storedMetadata });
+          registerScanRoutes(app, { authorize, manifests, scans });
           if (options.ui !== false) {
             const reader = new CatalogReader({
               metadata: storedMetadata,
@@ -162,6 +181,7 @@ export class RegistryServer {
               projectIsPublic: async (project) => (await storedAccess.getProject(project))?.public,
             });
             const uiOptions: Parameters<typeof registerUiRoutes>[1] = { access, reader };
+            if (scans) uiOptions.scans = scans;
             if (options.ui?.pageSize !== undefined) uiOptions.pageSize = options.ui.pageSize;
             registerUiRoutes(app, uiOptions);
           }
@@ -195,7 +215,7 @@ export class RegistryServer {
         );
       }
       for (const timer of timers) timer.unref();
-      return new RegistryServer({ app, metadata, accessStore, lock, timers, recovery, gc, access });
+      return new RegistryServer({ app, metadata, accessStore, lock, timers, recovery, gc, access, scans });
     } catch (error) {
       await metadata?.close();
       await accessStore?.close();
@@ -227,6 +247,8 @@ export class RegistryServer {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     await this.gc.stop();
+    // A scan in progress is aborted (it is queued again by the next request or push).
+    await this.scans?.close();
     // In-flight requests get a grace period; a client stuck mid-upload must not hold shutdown.
     const grace = setTimeout(() => this.#app.server.closeAllConnections(), CLOSE_GRACE_MS);
     grace.unref();

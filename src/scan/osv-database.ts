@@ -69,7 +69,8 @@ export class OsvDatabase {
   }
 }
 
-async function* jsonFiles(dir: string): AsyncGenerator<string> {
+/** The `*.json` files under `dir`, at any depth, in name order (nothing when `dir` is missing). */
+export async function* jsonFiles(dir: string): AsyncGenerator<string> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });

@@ -24,6 +24,14 @@ const WORDS: Readonly<Record<string, Severity>> = {
   UNIMPORTANT: 'LOW',
 };
 
+/**
+ * The severities at or above `threshold`, CRITICAL first. UNKNOWN ranks below LOW (as in
+ * Harbor): a threshold of UNKNOWN takes every finding.
+ */
+export function severitiesAtOrAbove(threshold: Severity): Severity[] {
+  return SEVERITIES.slice(0, SEVERITIES.indexOf(threshold) + 1);
+}
+
 /** A severity word in any spelling, or undefined. */
 export function severityWord(text: string): Severity | undefined {
   return WORDS[text.trim().toUpperCase()];

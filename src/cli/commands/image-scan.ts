@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors/index.ts';
 import type { OsvDatabase } from '../../scan/osv-database.ts';
 import type { PackageInventory } from '../../scan/package-inventory.ts';
+import { buildScanReport, severityCounts } from '../../scan/scan-report.ts';
 import { SEVERITIES, type Severity } from '../../scan/severity.ts';
 import type { Finding } from '../../scan/vulnerability-scan.ts';
 import { CliExit } from '../cli-error.ts';
@@ -41,14 +42,8 @@ function parseExitCode(text: string): number {
   return Number(text);
 }
 
-function totals(findings: readonly Finding[]): Record<Severity, number> {
-  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
-  for (const finding of findings) counts[finding.severity]++;
-  return counts;
-}
-
 function tableText(image: string, inventory: PackageInventory, findings: readonly Finding[]): string {
-  const counts = totals(findings);
+  const counts = severityCounts(findings);
   const os = inventory.os ? `${inventory.os.prettyName || inventory.os.id}` : 'unknown OS';
   const lines = [
     `${image} (${os}, ${inventory.packages.length} packages)`,
@@ -66,27 +61,7 @@ function tableText(image: string, inventory: PackageInventory, findings: readonl
 }
 
 function jsonText(image: string, inventory: PackageInventory, findings: readonly Finding[]): string {
-  const report = {
-    Image: image,
-    OS: inventory.os
-      ? { ID: inventory.os.id, VersionID: inventory.os.versionId, PrettyName: inventory.os.prettyName }
-      : null,
-    Ecosystem: inventory.ecosystem ?? null,
-    PackageDatabase: inventory.packageDb ?? null,
-    PackageCount: inventory.packages.length,
-    Summary: { Total: findings.length, ...totals(findings) },
-    Vulnerabilities: findings.map((f) => ({
-      VulnerabilityID: f.id,
-      Aliases: f.aliases,
-      PkgName: f.package,
-      SrcName: f.sourcePackage,
-      InstalledVersion: f.installedVersion,
-      FixedVersion: f.fixedVersion ?? '',
-      Severity: f.severity,
-      Summary: f.summary,
-    })),
-  };
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${JSON.stringify(buildScanReport(image, inventory, findings), null, 2)}\n`;
 }
 
 function warnSkipped(context: CliContext, db: OsvDatabase): void {

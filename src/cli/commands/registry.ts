@@ -2,7 +2,7 @@
  * `wharf registry`: the OCI distribution registry and its administration.
  *
  * - `serve [--addr HOST:PORT] [--storage DIR] [--config FILE] [--htpasswd FILE] [--gc-interval D]
- *   [--gc-grace D] [--gc-delete-untagged]` runs the registry in the foreground until SIGINT or
+ *   [--gc-grace D] [--gc-delete-untagged] [--no-ui] [--scan-db DIR] [--scan-on-push]` runs the registry in the foreground until SIGINT or
  *   SIGTERM. Defaults: 127.0.0.1:5000 and `<root>/registry`. With no account it is open to
  *   anonymous push and pull, and says so. Request logs go to stdout as pino JSON lines; start-up and
  *   shutdown notes go to stderr.
@@ -31,6 +31,8 @@ interface ServeOptions {
   gcDeleteUntagged?: boolean;
   /** commander's `--no-ui`: false when given. */
   ui?: boolean;
+  scanDb?: string;
+  scanOnPush?: boolean;
 }
 
 interface StorageOption {
@@ -50,6 +52,8 @@ export function register(program: Command, context: CliContext): void {
     .option('--gc-grace <duration>', 'grace of scheduled collections (default 1h)')
     .option('--gc-delete-untagged', 'scheduled collections also delete untagged manifests')
     .option('--no-ui', 'serve no web UI (by default a read-only one under /ui/)')
+    .option('--scan-db <dir>', 'scan images for vulnerabilities against the OSV database in DIR')
+    .option('--scan-on-push', 'scan every pushed image (needs a scan database)')
     .action((options: ServeOptions) => serve(options, context));
 
   const storageOption = (command: Command) =>
@@ -453,6 +457,21 @@ async function serve(options: ServeOptions, context: CliContext): Promise<void> 
   if (gcInterval !== undefined) serverOptions.gcIntervalMs = parseDuration(gcInterval);
   const ui = options.ui === false ? false : (config.ui?.enabled ?? true);
   if (!ui) serverOptions.ui = false;
+  const scanDb = options.scanDb ?? config.scan?.db;
+  const scanOnPush = options.scanOnPush ?? config.scan?.onPush ?? false;
+  const preventVulnerable = config.scan?.preventVulnerable;
+  if (scanDb === undefined && (scanOnPush || preventVulnerable)) {
+    throw usage(
+      `Cannot serve: ${scanOnPush ? 'scanning on push' : 'scan.preventVulnerable'} needs a vulnerability database (--scan-db DIR or "scan": {"db": DIR})`,
+    );
+  }
+  if (scanDb !== undefined) {
+    serverOptions.scan = {
+      db: resolve(scanDb),
+      onPush: scanOnPush,
+      ...(preventVulnerable ? { preventVulnerable } : {}),
+    };
+  }
   const server = await RegistryServer.start(serverOptions);
   // Signal handlers before the banner: whoever waits for "listening" may stop us right away.
   const stopped = new Promise<void>((resolveStop) => {
@@ -483,6 +502,12 @@ async function serve(options: ServeOptions, context: CliContext): Promise<void> 
   context.stderr.write(
     `Wharf registry listening on ${server.url} (storage ${storage})${ui ? `, web UI at ${server.url}/ui/` : ''}\n`,
   );
+  if (serverOptions.scan) {
+    const { db, onPush, preventVulnerable: policy } = serverOptions.scan;
+    context.stderr.write(
+      `Vulnerability scanning against ${db}${onPush ? ', on push' : ', on demand'}${policy ? `; pulls of images with ${policy.severity} or higher findings are refused` : ''}\n`,
+    );
+  }
   if (await server.accessControlled()) {
     context.stderr.write(
       `Access control is on: token endpoint ${server.url}/token, service "${server.access.service}"${htpasswd ? `, users from ${htpasswd.path} too` : ''}\n`,

@@ -1,5 +1,5 @@
 /**
- * A stored layer's tar entries, classified by the OCI whiteout rules (whiteout.ts): an opaque
+ * A stored layer's tar entries, classified by the OCI whiteout rules (src/oci/layer-path.ts): an opaque
  * marker hides what the layers below have in its directory, a `.wh.NAME` deletes NAME, other
  * `.wh..wh.*` names are metadata and left out, everything else is an entry of the layer. The
  * readers of an image's final tree (`image diff`, `image scan`'s file reader) walk layers this way.
@@ -15,11 +15,10 @@
  */
 import type { ContentProvider } from '../../content/content-store.ts';
 import type { Digest } from '../../oci/digest.ts';
+import { classifyLayerPath } from '../../oci/layer-path.ts';
 import { openDecompressed } from './compression.ts';
-import { cleanRelative } from './root-path.ts';
 import type { TarHeader } from './tar-format.ts';
 import { TarReader } from './tar-reader.ts';
-import { WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, whiteoutTarget } from './whiteout.ts';
 
 export type LayerEntry =
   /** `.wh..wh..opq` in `dir` ('' for the root). */
@@ -36,19 +35,10 @@ export async function* layerEntries(content: ContentProvider, digest: Digest): A
     let position = 0;
     for (let header = await reader.next(); header; header = await reader.next()) {
       const at = position++;
-      const rel = cleanRelative(header.name);
-      if (rel === '') continue;
-      const slash = rel.lastIndexOf('/');
-      const dir = slash < 0 ? '' : rel.slice(0, slash);
-      const base = slash < 0 ? rel : rel.slice(slash + 1);
-      if (base === WHITEOUT_OPAQUE) {
-        yield { kind: 'opaque', dir };
-        continue;
-      }
-      const deleted = whiteoutTarget(base);
-      if (deleted !== undefined) yield { kind: 'whiteout', path: dir === '' ? deleted : `${dir}/${deleted}` };
-      else if (!base.startsWith(WHITEOUT_META_PREFIX))
-        yield { kind: 'entry', rel, dir, header, position: at, reader };
+      const path = classifyLayerPath(header.name);
+      if (path.kind === 'opaque' || path.kind === 'whiteout') yield path;
+      else if (path.kind === 'entry')
+        yield { kind: 'entry', rel: path.rel, dir: path.dir, header, position: at, reader };
     }
   } finally {
     await reader.close();

@@ -61,24 +61,8 @@ export function resolveInRoot(path: string, lookup: PathLookup): string {
   return resolved.join('/');
 }
 
-/**
- * Cleans an archive entry name into a relative path the way Go's `filepath.Clean("/" + name)`
- * would, dropping `.` and empty parts and resolving `..` lexically at the root: `../../etc` -> `etc`.
- */
-export function cleanRelative(name: string): string {
-  // Fast path: most archive names are already clean (`usr/bin/x`, `usr/lib/`).
-  if (!CLEAN_NEEDED.test(name)) return name.endsWith('/') ? name.slice(0, -1) : name;
-  const out: string[] = [];
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop();
-    else out.push(part);
-  }
-  return out.join('/');
-}
-
-/** A leading `/` or `./`, an empty, `.` or `..` component anywhere, or a trailing `/.`/`/..`. */
-const CLEAN_NEEDED = /^\/|^\.\.?(\/|$)|\/\/|\/\.\.?(\/|$)/;
+// Shared with the registry's layer reader: the OCI layer-name rules live in src/oci.
+export { cleanRelative } from '../../oci/layer-path.ts';
 
 function splitReversed(path: string): string[] {
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');

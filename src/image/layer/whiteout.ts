@@ -9,19 +9,18 @@
  * @example
  * whiteoutTarget('.wh.passwd'); // 'passwd'
  */
-export const WHITEOUT_PREFIX = '.wh.';
-export const WHITEOUT_META_PREFIX = '.wh..wh.';
-export const WHITEOUT_OPAQUE = '.wh..wh..opq';
-export const WHITEOUT_LINK_DIR = '.wh..wh.plnk';
+// The tar-side names are the OCI layer rules of src/oci/layer-path.ts (the registry reads them too).
+export {
+  WHITEOUT_LINK_DIR,
+  WHITEOUT_META_PREFIX,
+  WHITEOUT_OPAQUE,
+  WHITEOUT_PREFIX,
+  whiteoutTarget,
+} from '../../oci/layer-path.ts';
+
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 /** overlayfs's own xattrs: never copied into a layer, never accepted from one. */
 export const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
-
-/** The name a `.wh.NAME` entry deletes, or undefined when `base` is not a plain whiteout. */
-export function whiteoutTarget(base: string): string | undefined {
-  if (!base.startsWith(WHITEOUT_PREFIX) || base.startsWith(WHITEOUT_META_PREFIX)) return undefined;
-  return base.slice(WHITEOUT_PREFIX.length);
-}
 
 /**
  * Extended attributes that belong in a layer: everything but overlayfs's bookkeeping and the host's

@@ -221,7 +221,8 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
   );
 }
 
-function json(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+/** A JSON answer (shared by the other `/api/v1` routes: src/registry/scan/scan-routes.ts). */
+export function json(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply
     .code(status)
     .header('content-type', 'application/json')
@@ -238,7 +239,8 @@ const CODES: Record<string, [number, string]> = {
   Unavailable: [503, 'UNAVAILABLE'],
 };
 
-function apiError(reply: FastifyReply, error: Error): FastifyReply {
+/** A WharfError as `{"errors":[{code,message}]}` with the status of its category. */
+export function apiError(reply: FastifyReply, error: Error): FastifyReply {
   const [status, code] = CODES[categoryOf(error)] ?? [500, 'UNKNOWN'];
   return json(reply, status, { errors: [{ code, message: error.message }] });
 }

@@ -16,18 +16,27 @@ import type { BlobService } from '../blob-service.ts';
 import { crashPoint } from '../crash-points.ts';
 import { RegistryError } from '../errcode.ts';
 import { MANIFEST_SIZE_LIMIT, type ManifestService } from '../manifest-service.ts';
-import type { MetadataStore } from '../metadata/metadata-store.ts';
+import type { ManifestRecord, MetadataStore } from '../metadata/metadata-store.ts';
 import { type ChunkRange, rangeHeader, type UploadManager, uploadLocation } from '../upload-manager.ts';
 import { acceptsMediaType } from './accept.ts';
 import type { AccessGrant } from './access.ts';
 import { parseContentRange, parseRangeHeader } from './ranges.ts';
 import { checkDigest, checkName, checkTag, type Route } from './route.ts';
 
+/** What happens around manifests beyond storing and serving them (the scanner's: src/registry/scan/). */
+export interface ManifestHooks {
+  /** Before a manifest's content is served (GET, not HEAD); throws RegistryError to refuse it. */
+  beforeServe(repository: string, record: ManifestRecord): Promise<void>;
+  /** After a manifest PUT is committed; must neither throw nor make the push wait. */
+  afterPut(repository: string, record: ManifestRecord): void;
+}
+
 export interface HandlerContext {
   blobs: BlobService;
   uploads: UploadManager;
   manifests: ManifestService;
   metadata: MetadataStore;
+  hooks?: ManifestHooks;
 }
 
 type RouteOf<K extends Route['kind']> = Extract<Route, { kind: K }>;
@@ -312,6 +321,9 @@ const manifest: Handler<'manifest'> = async (context, route, request, reply) => 
         }
         record = fallback;
       }
+      // HEAD is never refused: clients resolve a tag and check a manifest before a push with it,
+      // and a refusal without a body cannot say why (Harbor's policy is on GET alone too)
+      if (request.method !== 'HEAD') await context.hooks?.beforeServe(route.name, record);
       reply
         .header('content-type', record.mediaType)
         .header('docker-content-digest', record.digest)
@@ -331,6 +343,7 @@ const manifest: Handler<'manifest'> = async (context, route, request, reply) => 
         request.headers['content-type'],
         tags,
       );
+      context.hooks?.afterPut(route.name, record);
       reply
         .code(201)
         .header('location', `/v2/${route.name}/manifests/${record.digest}`)

@@ -14,6 +14,7 @@
  * if (!result.ok) throw manifestBlobUnknown(result.missing);
  */
 import type { Digest, DigestAlgorithm } from '../../oci/digest.ts';
+import type { SeverityCounts } from '../../scan/scan-report.ts';
 
 export interface BlobRecord {
   digest: Digest;
@@ -253,7 +254,41 @@ export interface GcIndex {
   listGcRuns(limit: number): Promise<GcRunRecord[]>;
 }
 
-export interface MetadataStore extends BlobIndex, ManifestIndex, DiscoveryIndex, UploadIndex, GcIndex {
+/** A vulnerability report of a manifest (docs/registry-scan.md). */
+export interface ScanReportRecord {
+  digest: Digest;
+  /** The identity of the vulnerability database it was computed against (`osvDatabaseIdentity`). */
+  database: string;
+  scannedAt: Date;
+  /** Findings by severity: what the pull policy checks, without reading the report. */
+  counts: SeverityCounts;
+  /** The report's JSON, opaque to the store. */
+  report: string;
+}
+
+/**
+ * Vulnerability reports, keyed by manifest digest and database identity. Content never changes
+ * under a digest, so a report is shared by every repository holding the manifest; storing one
+ * replaces the digest's reports of other databases (only the newest is kept).
+ */
+export interface ScanReportIndex {
+  /** Stores reports (an index's and its platforms') in one transaction. */
+  putScanReports(reports: readonly ScanReportRecord[]): Promise<void>;
+  /** The digest's report; with `database`, only one computed against that database. */
+  getScanReport(digest: Digest, database?: string): Promise<ScanReportRecord | undefined>;
+  /** The severity counts of the digest's report (read on every pull under a policy: no JSON). */
+  getScanCounts(digest: Digest): Promise<SeverityCounts | undefined>;
+  /** Deletes the reports of digests no repository holds any more; returns how many. */
+  pruneScanReports(): Promise<number>;
+}
+
+export interface MetadataStore
+  extends BlobIndex,
+    ManifestIndex,
+    DiscoveryIndex,
+    UploadIndex,
+    GcIndex,
+    ScanReportIndex {
   /** Whether any repository links, or any manifest is or references, `digest` (GC and sweeps). */
   isReferenced(digest: Digest): Promise<boolean>;
   close(): Promise<void>;

@@ -6,7 +6,7 @@
  * may open the same file (the server, `wharf registry gc`): everything that must not race is
  * decided inside one of these transactions (see GcIndex in metadata-store.ts).
  *
- * Schema (user_version 2):
+ * Schema (user_version 3):
  *
  *   repositories ─┬─< repository_blobs       links: which blobs a repository may serve
  *     id PK        │     (repository_id, digest) PK ──> blobs.digest
@@ -33,6 +33,9 @@
  *   gc_lease                                   the one running collector (id = 1)
  *     owner, token, started_at
  *   gc_runs                                    history: id PK, started_at, finished_at, dry_run, report (JSON)
+ *   scan_reports                               vulnerability reports (since version 3)
+ *     (digest, database) PK                    database: identity of the OSV directory used
+ *     scanned_at, critical, high, medium, low, unknown (counts), report (JSON)
  *
  * Times are Unix milliseconds. Owners are process identities (`process-identity.ts`). Names and
  * tags compare in byte order (SQLite's BINARY collation), which is the "ASCIIbetical" order the
@@ -43,6 +46,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Digest, DigestAlgorithm } from '../../oci/digest.ts';
+import type { SeverityCounts } from '../../scan/scan-report.ts';
 import { openSharedSqlite } from '../../util/sqlite-wal.ts';
 import { currentProcessIdentity } from '../process-identity.ts';
 import type {
@@ -61,11 +65,12 @@ import type {
   ReviewBatch,
   ReviewOptions,
   ReviewState,
+  ScanReportRecord,
   Tombstone,
   UploadRecord,
 } from './metadata-store.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS repositories (
@@ -155,6 +160,18 @@ CREATE TABLE IF NOT EXISTS gc_runs (
   dry_run INTEGER NOT NULL,
   report TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scan_reports (
+  digest TEXT NOT NULL,
+  database TEXT NOT NULL,
+  scanned_at INTEGER NOT NULL,
+  critical INTEGER NOT NULL,
+  high INTEGER NOT NULL,
+  medium INTEGER NOT NULL,
+  low INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  report TEXT NOT NULL,
+  PRIMARY KEY (digest, database)
+) WITHOUT ROWID;
 `;
 
 /** The project (first path component) of `r.name`, in SQL. */
@@ -1019,15 +1036,99 @@ export class SqliteMetadataStore implements MetadataStore {
     }));
   }
 
+  // --- vulnerability reports -----------------------------------------------------------------
+
+  async putScanReports(reports: readonly ScanReportRecord[]): Promise<void> {
+    this.#write(() => {
+      for (const report of reports) {
+        // One report per digest: the newest database's replaces the others.
+        this.#prepare('DELETE FROM scan_reports WHERE digest = ? AND database <> ?').run(
+          report.digest,
+          report.database,
+        );
+        const { CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN } = report.counts;
+        this.#prepare(
+          `INSERT OR REPLACE INTO scan_reports
+             (digest, database, scanned_at, critical, high, medium, low, unknown, report)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          report.digest,
+          report.database,
+          report.scannedAt.getTime(),
+          CRITICAL,
+          HIGH,
+          MEDIUM,
+          LOW,
+          UNKNOWN,
+          report.report,
+        );
+      }
+    });
+  }
+
+  async getScanReport(digest: Digest, database?: string): Promise<ScanReportRecord | undefined> {
+    const row = (
+      database === undefined
+        ? this.#prepare(`${SCAN_REPORT_SELECT} WHERE digest = ? ORDER BY scanned_at DESC LIMIT 1`).get(digest)
+        : this.#prepare(`${SCAN_REPORT_SELECT} WHERE digest = ? AND database = ?`).get(digest, database)
+    ) as ScanReportRow | undefined;
+    if (!row) return undefined;
+    return {
+      digest,
+      database: row.database,
+      scannedAt: new Date(row.scanned_at),
+      counts: scanCountsOf(row),
+      report: row.report,
+    };
+  }
+
+  async getScanCounts(digest: Digest): Promise<SeverityCounts | undefined> {
+    const row = this.#prepare(
+      'SELECT critical, high, medium, low, unknown FROM scan_reports WHERE digest = ? ORDER BY scanned_at DESC LIMIT 1',
+    ).get(digest) as ScanCountRow | undefined;
+    return row ? scanCountsOf(row) : undefined;
+  }
+
+  async pruneScanReports(): Promise<number> {
+    return this.#write(
+      () =>
+        this.#prepare(
+          'DELETE FROM scan_reports WHERE NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = scan_reports.digest)',
+        ).run().changes,
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
 }
 
+const SCAN_REPORT_SELECT =
+  'SELECT database, scanned_at, critical, high, medium, low, unknown, report FROM scan_reports';
+
+interface ScanCountRow {
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  unknown: number;
+}
+
+interface ScanReportRow extends ScanCountRow {
+  database: string;
+  scanned_at: number;
+  report: string;
+}
+
+function scanCountsOf(row: ScanCountRow): SeverityCounts {
+  return { CRITICAL: row.critical, HIGH: row.high, MEDIUM: row.medium, LOW: row.low, UNKNOWN: row.unknown };
+}
+
 /**
  * Creates or upgrades the schema under the write lock (two processes may open a fresh file at
- * once). Version 1 had no review queue: upgrading queues what the metadata can name, so the first
- * collection after the upgrade sees the garbage made before it.
+ * once); every table is `IF NOT EXISTS`, so running the schema adds what a version lacks. Version 1
+ * had no review queue: upgrading from it queues what the metadata can name, so the first
+ * collection after the upgrade sees the garbage made before it. Version 2 had no scan reports.
  */
 function migrate(db: Database.Database, path: string): void {
   const check = () => {
@@ -1041,10 +1142,11 @@ function migrate(db: Database.Database, path: string): void {
   };
   if (check() === SCHEMA_VERSION) return;
   db.transaction(() => {
-    if (check() === SCHEMA_VERSION) return;
+    const version = check();
+    if (version === SCHEMA_VERSION) return;
     db.exec(SCHEMA);
     const now = Date.now();
-    for (const sql of ENQUEUE_FROM_METADATA) db.prepare(sql).run({ now });
+    if (version < 2) for (const sql of ENQUEUE_FROM_METADATA) db.prepare(sql).run({ now });
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -23,6 +23,7 @@ th{background:#eef2f6;font-weight:600}code,pre{font:12px/1.4 ui-monospace,monosp
 pre{background:#fff;border:1px solid #dde3ea;padding:.8em;overflow:auto;white-space:pre-wrap;word-break:break-all}
 .badge{display:inline-block;padding:0 .5em;border-radius:.8em;font-size:.8em;background:#d8e2dc}
 .badge.private{background:#ffd6a5}.badge.public{background:#caffbf}
+.sev-critical{background:#ffadad}.sev-high{background:#ffd6a5}.sev-medium{background:#fdffb6}.sev-low{background:#caffbf}
 .muted{color:#6b7785}.pager{margin:.5em 0}.num{text-align:right;white-space:nowrap}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;background:#fff;padding:.8em;border:1px solid #dde3ea}
 dt{font-weight:600}dd{margin:0;word-break:break-all}

@@ -1,15 +1,18 @@
 /**
  * One manifest: for an image its layers and its config (platform, creation time, entrypoint and
  * command, environment, labels, history); for an index its entries with their platforms, linking
- * to those the repository holds; annotations; and the manifest's JSON, pretty-printed.
+ * to those the repository holds; its vulnerability report when the registry scans
+ * (scan-section.ts); annotations; and the manifest's JSON, pretty-printed.
  *
  * @example
  * reply.send(renderManifestPage({ viewer, repository: 'team/app', summary, json, presentChildren }));
  */
+import type { ScanView } from '../scan/scan-service.ts';
 import type { ConfigSummary, ManifestSummary } from './catalog-reader.ts';
 import { formatSize, formatTime } from './format.ts';
 import { href, html, type SafeHtml } from './html.ts';
 import { renderPage } from './layout.ts';
+import { renderScanSection } from './scan-section.ts';
 
 export interface ManifestPageOptions {
   viewer: string | undefined;
@@ -19,6 +22,8 @@ export interface ManifestPageOptions {
   json: string;
   /** Index entries the repository holds (linked). */
   presentChildren: ReadonlySet<string>;
+  /** The vulnerability report or its state; absent when the registry does not scan. */
+  scan?: ScanView;
 }
 
 export function renderManifestPage(options: ManifestPageOptions): string {
@@ -40,6 +45,7 @@ ${summary.subject !== undefined ? html`<dt>Subject</dt><dd><a href="${href(['ui'
   if (summary.kind === 'unreadable') {
     sections.push(html`<p class="muted">This manifest could not be read as an image or an index.</p>`);
   }
+  if (options.scan) sections.push(renderScanSection(options.scan));
   if (summary.annotations.length > 0) sections.push(html`<h2>Annotations</h2>${pairs(summary.annotations)}`);
   sections.push(html`<h2>Manifest</h2><pre>${options.json}</pre>`);
   return renderPage({

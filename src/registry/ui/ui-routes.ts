@@ -6,7 +6,7 @@
  *   GET /ui/?last=NAME             repositories the viewer may see, by project, 100 a page
  *   GET /ui/login                  401 with a Basic challenge until the browser sends good credentials, then 303 to /ui/
  *   GET /ui/r/NAME?last=TAG        a repository's tags
- *   GET /ui/r/NAME/m/DIGEST        one manifest
+ *   GET /ui/r/NAME/m/DIGEST        one manifest (with its vulnerability report when the registry scans)
  *
  * Access is the registry's (viewer.ts). A repository the viewer may not pull answers the same
  * 404 as one that does not exist, so its name is never confirmed; bad credentials answer 401 so
@@ -20,6 +20,7 @@ import { type Digest, isDigest } from '../../oci/digest.ts';
 import { isValidRepositoryName } from '../../oci/reference.ts';
 import type { AccessController } from '../auth/access-controller.ts';
 import { projectOf } from '../project-name.ts';
+import type { ScanService } from '../scan/scan-service.ts';
 import type { CatalogReader } from './catalog-reader.ts';
 import { html } from './html.ts';
 import { renderIndexPage } from './index-page.ts';
@@ -31,6 +32,8 @@ import { BASIC_CHALLENGE, resolveViewer, UiUnauthorizedError, type Viewer } from
 export interface UiRoutesOptions {
   access: AccessController;
   reader: CatalogReader;
+  /** The vulnerability reports of manifest pages; absent when the registry does not scan. */
+  scans?: Pick<ScanService, 'view'>;
   /** Entries per page of repositories or tags (default 100). */
   pageSize?: number;
 }
@@ -104,7 +107,13 @@ export function registerUiRoutes(app: FastifyInstance, options: UiRoutesOptions)
       if (target.kind === 'manifest') {
         const manifest = await reader.manifest(target.repository, target.digest);
         if (!manifest) return undefined;
-        return renderManifestPage({ viewer: viewer.name, repository: target.repository, ...manifest });
+        const scan = await options.scans?.view(target.digest);
+        return renderManifestPage({
+          viewer: viewer.name,
+          repository: target.repository,
+          ...manifest,
+          ...(scan ? { scan } : {}),
+        });
       }
       const after = cursorOf(request);
       const result = await reader.tags(target.repository, {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -102,6 +102,42 @@ describe('wharf registry serve', { skip: !built && 'dist/ is not built (node scr
       assert.equal((await http('GET', server.url, '/v2/')).status, 200);
       assert.equal(await terminate(server.child), 0);
     }
+  });
+
+  it('scans with --scan-db (and says so), and refuses scanning settings without a database', async () => {
+    const db = join(root, 'vulndb');
+    await mkdir(db, { recursive: true });
+    await writeFile(join(db, 'DSA-1.json'), JSON.stringify({ id: 'DSA-1', affected: [] }));
+    const storage = join(root, 'scanning');
+    const server = await serve([
+      '--addr',
+      '127.0.0.1:0',
+      '--storage',
+      storage,
+      '--scan-db',
+      db,
+      '--scan-on-push',
+    ]);
+    children.push(server.child);
+    assert.match(server.stderr(), new RegExp(`Vulnerability scanning against ${db}, on push`));
+    // enabled: a scan of a manifest the registry lacks is a 404, not the 501 of a registry without a database
+    const scan = await http('POST', server.url, '/api/v1/repositories/team/app/manifests/v1/scan');
+    assert.equal(scan.status, 404, scan.body.toString());
+    assert.equal(await terminate(server.child), 0);
+
+    const plain = await serve(['--addr', '127.0.0.1:0', '--storage', storage]);
+    children.push(plain.child);
+    assert.doesNotMatch(plain.stderr(), /Vulnerability scanning/);
+    const off = await http('POST', plain.url, '/api/v1/repositories/team/app/manifests/v1/scan');
+    assert.equal(off.status, 501);
+    assert.equal(await terminate(plain.child), 0);
+
+    const config = join(root, 'scan-no-db.json');
+    await writeFile(config, JSON.stringify({ storage, scan: { preventVulnerable: { severity: 'HIGH' } } }));
+    await assert.rejects(
+      promisify(execFile)(wharfBin, ['registry', 'serve', '--addr', '127.0.0.1:0', '--config', config]),
+      /Cannot serve: scan\.preventVulnerable needs a vulnerability database/,
+    );
   });
 
   it('fails with a clear message on a bad address or config', async () => {

@@ -272,5 +272,48 @@ export function metadataStoreSuite(name: string, create: () => Promise<StoreFixt
         assert.deepEqual(await store.listTombstones(), []);
       }),
     );
+
+    it(
+      'keeps one scan report per digest, the newest database’s, shared by repositories, pruned with the manifest',
+      withStore(async (store) => {
+        const counts = { CRITICAL: 0, HIGH: 2, MEDIUM: 0, LOW: 1, UNKNOWN: 0 };
+        await store.putManifest({
+          repository: 'a',
+          manifest: manifest('m'),
+          blobs: [],
+          manifests: [],
+          tags: [],
+        });
+        assert.equal(await store.getScanReport(d('m')), undefined);
+        assert.equal(await store.getScanCounts(d('m')), undefined);
+        const old = { digest: d('m'), database: 'db1', scannedAt: new Date(1000), counts, report: '{"v":1}' };
+        await store.putScanReports([old]);
+        assert.deepEqual(await store.getScanReport(d('m')), old);
+        assert.deepEqual(await store.getScanReport(d('m'), 'db1'), old);
+        assert.equal(await store.getScanReport(d('m'), 'db2'), undefined);
+        const fresh = {
+          ...old,
+          database: 'db2',
+          scannedAt: new Date(2000),
+          counts: { ...counts, HIGH: 0 },
+          report: '{"v":2}',
+        };
+        const child = { ...old, digest: d('child'), database: 'db2' };
+        await store.putScanReports([child, fresh]);
+        assert.deepEqual(await store.getScanReport(d('m')), fresh);
+        assert.equal(
+          await store.getScanReport(d('m'), 'db1'),
+          undefined,
+          'the older database’s report is replaced',
+        );
+        assert.deepEqual(await store.getScanCounts(d('m')), fresh.counts);
+        // `child` is held by no repository, `m` is: pruning drops the first only.
+        assert.equal(await store.pruneScanReports(), 1);
+        assert.equal(await store.getScanReport(d('child')), undefined);
+        await store.deleteManifest('a', d('m'));
+        assert.equal(await store.pruneScanReports(), 1);
+        assert.equal(await store.getScanReport(d('m')), undefined);
+      }),
+    );
   });
 }

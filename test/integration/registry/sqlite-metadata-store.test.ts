@@ -56,4 +56,40 @@ describe('SqliteMetadataStore', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('upgrades a version 2 database to 3 (scan reports) without queueing its garbage again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-registry-meta-'));
+    const path = join(dir, 'metadata.db');
+    try {
+      const store = SqliteMetadataStore.open(path);
+      const digest = `sha256:${'2'.repeat(64)}` as const;
+      const record = { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 2 };
+      await store.putManifest({ repository: 'a', manifest: record, blobs: [], manifests: [], tags: [] });
+      const queued = await store.queueSize();
+      await store.close();
+      // What a version 2 file looks like: no scan_reports table.
+      const db = new Database(path);
+      db.exec('DROP TABLE scan_reports; DELETE FROM gc_queue;');
+      db.pragma('user_version = 2');
+      db.close();
+      const upgraded = SqliteMetadataStore.open(path);
+      assert.deepEqual(await upgraded.getManifest('a', { digest }), record);
+      assert.deepEqual(
+        await upgraded.queueSize(),
+        { manifest: 0, link: 0, blob: 0 },
+        `was ${JSON.stringify(queued)}`,
+      );
+      const counts = { CRITICAL: 1, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 };
+      await upgraded.putScanReports([
+        { digest, database: 'x', scannedAt: new Date(5), counts, report: '{}' },
+      ]);
+      assert.deepEqual(await upgraded.getScanCounts(digest), counts);
+      await upgraded.close();
+      const reader = new Database(path, { readonly: true });
+      assert.equal(reader.pragma('user_version', { simple: true }), 3);
+      reader.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

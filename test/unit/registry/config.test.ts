@@ -19,4 +19,20 @@ describe('registry config', () => {
     assert.throws(() => parseRegistryConfig('{"unknown":1}', 'f.json'), /f\.json/);
     assert.throws(() => parseRegistryConfig('{', 'f.json'), /Cannot read registry config f\.json/);
   });
+  it('reads the scan settings, the severity in any case, and refuses unknown ones', () => {
+    assert.deepEqual(
+      parseRegistryConfig(
+        '{"scan":{"db":"/v","onPush":true,"preventVulnerable":{"severity":"high"}}}',
+        'f.json',
+      ),
+      { scan: { db: '/v', onPush: true, preventVulnerable: { severity: 'HIGH' } } },
+    );
+    assert.throws(
+      () => parseRegistryConfig('{"scan":{"preventVulnerable":{"severity":"severe"}}}', 'f.json'),
+      /f\.json: scan\.preventVulnerable\.severity/,
+    );
+    assert.throws(() => parseRegistryConfig('{"scan":{"db":""}}', 'f.json'), /f\.json: scan\.db/);
+    assert.throws(() => parseRegistryConfig('{"scan":{"onPush":"yes"}}', 'f.json'), /f\.json: scan\.onPush/);
+    assert.throws(() => parseRegistryConfig('{"scan":{"other":1}}', 'f.json'), /f\.json: scan/);
+  });
 });
