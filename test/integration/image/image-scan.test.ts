@@ -12,56 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import tar from 'tar-stream';
+import { dpkgStatus, type LayerEntry, layerTar } from '../../helpers/scan-fixtures.ts';
 import { wharfBin } from '../../helpers/wharf.ts';
 
 const run = promisify(execFile);
 
-type Entry = {
-  name: string;
-  data?: string | Buffer;
-  linkname?: string;
-  type?: 'file' | 'symlink' | 'directory';
-};
-
-async function tarOf(entries: readonly Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) {
-    const type = entry.type ?? 'file';
-    const header = { name: entry.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0) };
-    if (type === 'symlink') pack.entry({ ...header, linkname: entry.linkname ?? '' });
-    else if (type === 'directory') pack.entry(header);
-    else pack.entry(header, entry.data ?? '');
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-function dpkgStatus(opensslVersion: string): string {
-  return [
-    'Package: bash',
-    'Status: install ok installed',
-    'Version: 5.2.15-2+b2',
-    '',
-    'Package: libssl3',
-    'Status: install ok installed',
-    'Source: openssl',
-    `Version: ${opensslVersion}`,
-    '',
-    'Package: openssl',
-    'Status: install ok installed',
-    `Version: ${opensslVersion}`,
-    '',
-  ].join('\n');
-}
 
 /** A Docker archive (`docker save` layout) with one image per entry of `images`. */
 async function dockerArchive(images: Record<string, Buffer[]>): Promise<Buffer> {
-  const files: Entry[] = [];
+  const files: LayerEntry[] = [];
   const manifest: unknown[] = [];
   const written = new Set<string>();
   for (const [tag, layers] of Object.entries(images)) {
@@ -83,7 +43,7 @@ async function dockerArchive(images: Record<string, Buffer[]>): Promise<Buffer> 
     manifest.push({ Config: configName, RepoTags: [tag], Layers: diffIds.map((d) => `${d.slice(7)}.tar`) });
   }
   files.push({ name: 'manifest.json', data: JSON.stringify(manifest) });
-  return tarOf(files);
+  return layerTar(files);
 }
 
 describe('wharf image scan', () => {
@@ -97,7 +57,7 @@ describe('wharf image scan', () => {
     root = join(work, 'root');
     db = join(work, 'vulndb');
     await mkdir(join(db, 'debian'), { recursive: true });
-    const base = await tarOf([
+    const base = await layerTar([
       { name: 'etc/', type: 'directory' },
       { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
       { name: 'usr/', type: 'directory' },
@@ -111,20 +71,20 @@ describe('wharf image scan', () => {
       { name: 'var/lib/dpkg/', type: 'directory' },
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.11-1~deb12u1') },
     ]);
-    const deleteStatus = await tarOf([
+    const deleteStatus = await layerTar([
       { name: 'var/', type: 'directory' },
       { name: 'var/lib/', type: 'directory' },
       { name: 'var/lib/dpkg/', type: 'directory' },
       { name: 'var/lib/dpkg/.wh.status' },
     ]);
-    const opaque = await tarOf([
+    const opaque = await layerTar([
       { name: 'var/', type: 'directory' },
       { name: 'var/lib/', type: 'directory' },
       { name: 'var/lib/dpkg/', type: 'directory' },
       { name: 'var/lib/dpkg/.wh..wh..opq' },
       { name: 'var/lib/dpkg/available', data: '' },
     ]);
-    const upgrade = await tarOf([
+    const upgrade = await layerTar([
       { name: 'var/', type: 'directory' },
       { name: 'var/lib/', type: 'directory' },
       { name: 'var/lib/dpkg/', type: 'directory' },

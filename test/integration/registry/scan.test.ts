@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { AccountService } from '../../../src/registry/auth/account-service.ts';
 import { SqliteAccessStore } from '../../../src/registry/auth/sqlite-access-store.ts';
+import { dpkgStatus, type LayerEntry, layerTar } from '../../helpers/scan-fixtures.ts';
 import {
   basicAuth,
   descriptor,
@@ -40,42 +40,8 @@ const GUS = basicAuth('gus', 'gus-pw'); // guest of `team`: pull only
 const BOB = basicAuth('bob', 'bob-pw'); // no membership
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
-type Entry = { name: string; data?: string; linkname?: string; type?: 'file' | 'symlink' | 'directory' };
-
-async function tarOf(entries: readonly Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) {
-    const type = entry.type ?? 'file';
-    const header = { name: entry.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0) };
-    if (type === 'symlink') pack.entry({ ...header, linkname: entry.linkname ?? '' });
-    else if (type === 'directory') pack.entry(header);
-    else pack.entry(header, entry.data ?? '');
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function dpkgStatus(opensslVersion: string): string {
-  return [
-    'Package: bash',
-    'Status: install ok installed',
-    'Version: 5.2.15-2+b2',
-    '',
-    'Package: libssl3',
-    'Status: install ok installed',
-    'Source: openssl',
-    `Version: ${opensslVersion}`,
-    '',
-    'Package: openssl',
-    'Status: install ok installed',
-    `Version: ${opensslVersion}`,
-    '',
-  ].join('\n');
-}
-
-const dirs = (...names: string[]): Entry[] => names.map((name) => ({ name: `${name}/`, type: 'directory' }));
+const dirs = (...names: string[]): LayerEntry[] =>
+  names.map((name) => ({ name: `${name}/`, type: 'directory' }));
 
 /** An image of tar layers (`gzip` per layer), pushed as OCI. */
 function imageOf(
@@ -191,7 +157,7 @@ describe('registry vulnerability scanning', () => {
       affected: debianRange('bash', '5.2.15-3'),
     });
 
-    const base = await tarOf([
+    const base = await layerTar([
       ...dirs('etc', 'usr', 'usr/lib', 'var', 'var/lib', 'var/lib/dpkg'),
       { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
       {
@@ -200,17 +166,17 @@ describe('registry vulnerability scanning', () => {
       },
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.11-1~deb12u1') },
     ]);
-    const motd = await tarOf([...dirs('etc'), { name: 'etc/motd', data: 'hello\n' }]);
-    const deleteStatus = await tarOf([
+    const motd = await layerTar([...dirs('etc'), { name: 'etc/motd', data: 'hello\n' }]);
+    const deleteStatus = await layerTar([
       ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/.wh.status' },
     ]);
-    const opaqueDpkg = await tarOf([
+    const opaqueDpkg = await layerTar([
       ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/.wh..wh..opq' },
       { name: 'var/lib/dpkg/available', data: '' },
     ]);
-    const upgrade = await tarOf([
+    const upgrade = await layerTar([
       ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.13-1~deb12u1') },
     ]);
@@ -473,7 +439,10 @@ describe('registry vulnerability scanning', () => {
     });
 
     it('scans an index platform by platform, linux/amd64 first, and merges their findings', async () => {
-      const arm64 = imageOf([{ tar: await tarOf([]), gzip: true }], { os: 'linux', architecture: 'arm64' });
+      const arm64 = imageOf([{ tar: await layerTar([]), gzip: true }], {
+        os: 'linux',
+        architecture: 'arm64',
+      });
       // the arm64 entry comes first in the index; the report puts amd64 first
       const index = generateIndex([
         {
