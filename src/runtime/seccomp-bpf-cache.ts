@@ -29,7 +29,7 @@
  * if (pending) await cache.remember(pending, driver, id); // keeps crun's program for the next one
  */
 import { statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { arch, release, version } from 'node:os';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
@@ -97,8 +97,20 @@ export class SeccompBpfCache {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       await atomicWriteFile(this.#file(key), Buffer.concat([header, kept, bytes]), { mode: 0o600 });
       this.#known.set(material, bytes.toString('base64'));
+      await this.#dropOldFormat();
     } catch {
       // not kept: crun compiles it next time
+    }
+  }
+
+  /**
+   * Removes the programs an older Wharf kept under the SHA-256 of their key (64 hex digits,
+   * program only): never read by this format, they would stay forever. Done when a program is
+   * kept, which is rare (once per profile and crun build).
+   */
+  async #dropOldFormat(): Promise<void> {
+    for (const name of await readdir(this.#dir)) {
+      if (/^[0-9a-f]{64}\.bpf$/.test(name)) await rm(join(this.#dir, name), { force: true });
     }
   }
 

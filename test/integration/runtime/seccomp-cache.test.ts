@@ -4,7 +4,7 @@
 // default profile's refusals hold); a different profile gets no program of another's; runc and
 // specs without seccomp are left alone.
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createWithConmon, waitForExit } from '../../../src/runtime/conmon.ts';
@@ -68,6 +68,10 @@ describe('seccomp filter cache', { skip }, () => {
       return;
     }
     const script = 'grep Seccomp: /proc/self/status; unshare -U true; echo unshare=$?';
+    // a program an older Wharf kept under its key's SHA-256: dropped once a program is kept
+    const oldFormat = join(cacheDir, `${'ab'.repeat(32)}.bpf`);
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(oldFormat, Buffer.alloc(16));
     const first = await runConfined(script);
     assert.equal(first.annotated, false, 'nothing to hand over the first time');
     assert.ok(first.pending, 'the first create leaves a program to keep');
