@@ -18,7 +18,7 @@ import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
+import { InvalidArgumentError, isErrno, NotFoundError, WharfError } from '../errors/index.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { type Digest, digestBytes, isDigest } from '../oci/digest.ts';
 import { parseImageConfig } from '../oci/image-config.ts';
@@ -239,8 +239,39 @@ async function readTar(
   const input = decompress(stream, compression);
   const extract = tar.extract();
   const files = new TarFiles(store);
-  input.on('error', (error) => extract.destroy(error));
+  // What the decompressor or the tar parser failed on: a bad archive, not a bug of Wharf's.
+  let readError: Error | undefined;
+  input.on('error', (error) => {
+    readError ??= error;
+    extract.destroy(error);
+  });
+  extract.on('error', (error) => {
+    readError ??= error;
+  });
   input.pipe(extract);
+  let entries = 0;
+  try {
+    entries = await readEntries(store, extract, files, lease, ingested, signal);
+  } catch (error) {
+    if (readError && !(readError instanceof WharfError))
+      throw new InvalidArgumentError(`Cannot load: invalid tar archive: ${readError.message}`, {
+        cause: error,
+      });
+    throw error;
+  }
+  if (entries === 0) throw new InvalidArgumentError('Cannot load: the archive is empty (no tar entries)');
+  return files;
+}
+
+/** Reads the entries of `extract` into `files`; returns how many there were. */
+async function readEntries(
+  store: ImageStore,
+  extract: tar.Extract,
+  files: TarFiles,
+  lease: string,
+  ingested: Set<Digest>,
+  signal?: AbortSignal,
+): Promise<number> {
   let entries = 0;
   for await (const entry of extract) {
     entries++;
@@ -281,8 +312,7 @@ async function readTar(
     ingested.add(result.digest);
     files.stored.set(name, { digest: result.digest, size: result.size });
   }
-  if (entries === 0) throw new InvalidArgumentError('Cannot load: the archive is empty (no tar entries)');
-  return files;
+  return entries;
 }
 
 /** Stores one layer uncompressed, checking it against its diffID; returns its digest and size. */

@@ -490,7 +490,7 @@ export class ImageStore {
     const using = this.#containersUsing(image.id);
     if (matched) {
       const all = names();
-      if (all.length === 1 && using.length > 0 && !options.force) {
+      if (isSingleReference(all) && using.length > 0 && !options.force) {
         throw new ConflictError(
           `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(using[0]!.id)} is using its referenced image ${shortId(image.id)}`,
         );
@@ -515,33 +515,44 @@ export class ImageStore {
       if (this.#records.children(image.id).length > 0) return { items, freed };
       if (using.length > 0 && (!options.force || using.some((c) => c.running))) return { items, freed };
     } else {
-      const all = names();
-      const repositories = new Set(all.map((name) => familiarName(parseNormalizedReference(name.reference))));
-      if (repositories.size > 1 && !options.force) {
-        throw new ConflictError(
-          `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`,
-        );
+      // By id, Docker drops the names first only when they are one tag (and its repo digests);
+      // any other set of names is a conflict unless forced, so `rmi ID` of an image tagged
+      // `app:1` and `app:2` deletes nothing.
+      if (isSingleReference(names())) {
+        this.#checkDeleteConflicts(image, using, { force: options.force === true, names: false });
+        for (const name of names()) untag(name);
       }
-      if (this.#records.children(image.id).length > 0) {
-        throw new ConflictError(
-          `conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image has dependent child images`,
-        );
-      }
-      const running = using.find((c) => c.running);
-      if (running) {
-        throw new ConflictError(
-          `conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`,
-        );
-      }
-      if (using.length > 0 && !options.force) {
-        throw new ConflictError(
-          `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is being used by stopped container ${shortId(using[0]!.id)}`,
-        );
-      }
-      for (const name of all) untag(name);
+      this.#checkDeleteConflicts(image, using, { force: options.force === true, names: true });
+      for (const name of names()) untag(name);
     }
     this.#deleteRecord(image, items, freed, options);
     return { items, freed };
+  }
+
+  /**
+   * Docker's `checkImageDeleteConflict`, in its order: child images and running containers (hard:
+   * not even with force), then, unless forced, the names left (`names`) and stopped containers.
+   */
+  #checkDeleteConflicts(
+    image: ImageRecord,
+    using: readonly ContainerUse[],
+    options: { force: boolean; names: boolean },
+  ): void {
+    const conflict = (forced: string, reason: string) =>
+      new ConflictError(`conflict: unable to delete ${shortId(image.id)} (${forced}) - ${reason}`);
+    if (this.#records.children(image.id).length > 0)
+      throw conflict('cannot be forced', 'image has dependent child images');
+    const running = using.find((c) => c.running);
+    if (running)
+      throw conflict('cannot be forced', `image is being used by running container ${shortId(running.id)}`);
+    if (options.force) return;
+    if (
+      options.names &&
+      (this.#records.tagsOf(image.id).length > 0 || this.#records.repoDigestsOf(image.id).length > 0)
+    )
+      throw conflict('must be forced', 'image is referenced in multiple repositories');
+    if (using.length > 0)
+      throw conflict('must be forced', `image is being used by stopped container ${shortId(using[0]!.id)}`);
   }
 
   /** Deletes the image row, then its untagged, unused, childless parents unless `noPrune`. */
@@ -792,6 +803,8 @@ export class ImageStore {
 
 /** Docker's full container-config shape from an image config's `config`. */
 function inspectConfig(config: ContainerConfig): InspectContainerConfig {
+  // Key for key as Docker's container.Config marshals: its field order, `omitempty` fields only
+  // when set, and map keys sorted (Go's encoding/json sorts them; a config keeps its own order).
   const out: InspectContainerConfig = {
     Hostname: '',
     Domainname: '',
@@ -799,25 +812,64 @@ function inspectConfig(config: ContainerConfig): InspectContainerConfig {
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
+    ...(config.ExposedPorts
+      ? { ExposedPorts: sortedKeys(config.ExposedPorts) as InspectContainerConfig['ExposedPorts'] & object }
+      : {}),
     Tty: false,
     OpenStdin: false,
     StdinOnce: false,
     Env: config.Env ?? null,
     Cmd: config.Cmd ?? null,
+    ...(config.Healthcheck ? { Healthcheck: healthConfig(config.Healthcheck) } : {}),
+    ...(config.ArgsEscaped === true ? { ArgsEscaped: true } : {}),
     Image: '',
-    Volumes: (config.Volumes as InspectContainerConfig['Volumes']) ?? null,
+    Volumes: config.Volumes ? (sortedKeys(config.Volumes) as InspectContainerConfig['Volumes']) : null,
     WorkingDir: config.WorkingDir ?? '',
     Entrypoint: config.Entrypoint ?? null,
     OnBuild: config.OnBuild ?? null,
-    Labels: config.Labels ?? null,
+    Labels: config.Labels ? sortedKeys(config.Labels) : null,
   };
-  if (config.ExposedPorts)
-    out.ExposedPorts = config.ExposedPorts as InspectContainerConfig['ExposedPorts'] & object;
-  if (config.Healthcheck) out.Healthcheck = config.Healthcheck;
-  if (config.ArgsEscaped !== undefined) out.ArgsEscaped = config.ArgsEscaped;
   if (config.StopSignal) out.StopSignal = config.StopSignal;
-  if (config.Shell) out.Shell = config.Shell;
+  if (config.Shell?.length) out.Shell = config.Shell;
   return out;
+}
+
+/** A copy of `map` with its keys in Go's order (sorted by bytes). */
+function sortedKeys<T>(map: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Docker's HealthConfig: its field order, every field `omitempty`. */
+function healthConfig(health: NonNullable<ContainerConfig['Healthcheck']>): Record<string, unknown> {
+  const fields = ['Test', 'Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const;
+  const source = health as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = source[field];
+    if (value === undefined || value === null || value === 0 || (Array.isArray(value) && value.length === 0))
+      continue;
+    out[field] = value;
+  }
+  return out;
+}
+
+/**
+ * Docker's `isSingleReference`: the names of an image are one tag, with any repo digests in that
+ * tag's repository (or, with no tag, digests of one repository). `rmi ID` drops such names
+ * itself; any other set of names makes it a conflict.
+ */
+function isSingleReference(names: ReadonlyArray<{ kind: 'tag' | 'digest'; reference: string }>): boolean {
+  if (names.length <= 1) return names.length === 1;
+  const repositoryOf = (reference: string) => familiarName(parseNormalizedReference(reference));
+  let tag: string | undefined;
+  const digestRepositories = new Set<string>();
+  for (const name of names) {
+    if (name.kind === 'digest') digestRepositories.add(repositoryOf(name.reference));
+    else if (tag === undefined) tag = name.reference;
+    else return false;
+  }
+  const repository = repositoryOf(tag ?? names[0]!.reference);
+  return digestRepositories.size === 1 && digestRepositories.has(repository);
 }
 
 /** The digest of config bytes: what an image's id will be. */

@@ -91,8 +91,23 @@ export function isIdentifier(value: string): boolean {
   return ANCHORED_IDENTIFIER_RE.test(value);
 }
 
-function invalid(input: string, reason: string): InvalidArgumentError {
-  return new InvalidArgumentError(`Cannot parse reference "${input}": ${reason}`);
+/**
+ * A reference that does not parse. `reason` is distribution's own text (`invalid reference
+ * format`...), for front ends that word the error as Docker's tools do around it.
+ */
+export class ReferenceFormatError extends InvalidArgumentError {
+  constructor(
+    readonly input: string,
+    readonly reason: string,
+  ) {
+    super(`Cannot parse reference "${input}": ${reason}`);
+    // still an InvalidArgumentError by name, as callers and their tests know it
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+function invalid(input: string, reason: string): ReferenceFormatError {
+  return new ReferenceFormatError(input, reason);
 }
 
 function checkDigest(input: string, value: string): Digest {
@@ -181,7 +196,14 @@ export function parseNormalizedReference(input: string): Reference {
   if (remote.toLowerCase() !== remote) {
     throw invalid(input, `invalid reference format: repository name (${remote}) must be lowercase`);
   }
-  const ref = parseReference(`${domain}/${remainder}`);
+  let ref: Reference;
+  try {
+    ref = parseReference(`${domain}/${remainder}`);
+  } catch (error) {
+    // say what the user typed, not the docker.io/library/ spelling made from it
+    if (error instanceof ReferenceFormatError) throw invalid(input, error.reason);
+    throw error;
+  }
   if (ref.domain === '' && ref.path === '') throw invalid(input, `reference ${input} has no name`);
   return ref;
 }

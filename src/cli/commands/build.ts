@@ -20,6 +20,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { parsePlatform } from '../../oci/platform.ts';
+import { parseReference, ReferenceFormatError } from '../../oci/reference.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 
@@ -254,6 +255,16 @@ export function addBuild(parent: Command, context: CliContext): void {
       const noCacheFilter = flags.cacheFilter.flatMap((f) => f.split(',')).filter((f) => f !== '');
       if (contextArg === '-' && flags.file === '-') {
         throw new InvalidArgumentError('Cannot read both the context and the Dockerfile from stdin');
+      }
+      // Before any work, as docker buildx checks its tags: a typo must not cost a whole build.
+      for (const tag of flags.tag) {
+        try {
+          parseReference(tag);
+        } catch (error) {
+          if (error instanceof ReferenceFormatError)
+            throw new CliExit(1, `ERROR: invalid tag ${JSON.stringify(tag)}: ${error.reason}`);
+          throw error;
+        }
       }
       const platform = flags.platform ? parsePlatform(flags.platform) : undefined;
       const labels = Object.fromEntries(parseKeyValues(flags.label, 'label', false));

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
+import { InvalidArgumentError, isErrno, NotFoundError, UnavailableError } from '../../errors/index.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 
@@ -31,7 +31,12 @@ async function openFile(path: string): Promise<Readable> {
 async function openImportSource(source: string): Promise<{ stream: Readable; name: string }> {
   if (source === '-') return { stream: process.stdin, name: '-' };
   if (/^https?:\/\//i.test(source)) {
-    const response = await fetch(source);
+    const response = await fetch(source).catch((error: unknown) => {
+      // undici says only "fetch failed"; the reason (refused, unknown host...) is its cause
+      const cause = (error as { cause?: unknown }).cause;
+      const reason = cause instanceof Error ? cause.message : (error as Error).message;
+      throw new UnavailableError(`Cannot import from ${source}: ${reason}`, { cause: error });
+    });
     if (!response.ok || !response.body) {
       throw new InvalidArgumentError(
         `Cannot import from ${source}: HTTP ${response.status} ${response.statusText}`,
@@ -47,8 +52,30 @@ async function openImportSource(source: string): Promise<{ stream: Readable; nam
 }
 
 /**
+ * The checks of the docker CLI's atomic writer before `save -o PATH` asks for anything: the
+ * directory must exist, and PATH must not be one. Throws InvalidArgumentError with Docker's reason.
+ */
+async function checkOutputPath(path: string): Promise<void> {
+  const dir = dirname(path);
+  if (dir !== '.' && dir !== '..') {
+    const info = await stat(dir).catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT'))
+        throw new InvalidArgumentError(
+          `Cannot save: invalid output path: stat ${dir}: no such file or directory`,
+        );
+      throw error;
+    });
+    if (!info.isDirectory())
+      throw new InvalidArgumentError(`Cannot save: invalid output path: stat ${dir}: not a directory`);
+  }
+  if ((await stat(path).catch(() => undefined))?.isDirectory())
+    throw new InvalidArgumentError('Cannot save: cannot write to a directory');
+}
+
+/**
  * Writes `stream` to `path`. A regular file (or a new one) is written through a temp file renamed
- * into place, so no half-written archive is left; anything else (`/dev/null`, a FIFO) directly.
+ * into place, so no half-written archive is left, with mode 0600 as Docker's atomic writer makes
+ * it (an image may hold secrets); anything else (`/dev/null`, a FIFO) directly.
  */
 async function writeOutput(stream: Readable, path: string): Promise<void> {
   const existing = await stat(path).catch(() => undefined);
@@ -58,7 +85,7 @@ async function writeOutput(stream: Readable, path: string): Promise<void> {
   }
   const temp = join(dirname(path), `.${basename(path)}.wharf-${process.pid}.tmp`);
   try {
-    await pipeline(stream, createWriteStream(temp, { mode: 0o644 }));
+    await pipeline(stream, createWriteStream(temp, { mode: 0o600 }));
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -128,6 +155,7 @@ function addSave(parent: Command, context: CliContext): void {
             return;
           }
         }
+        if (output) await checkOutputPath(output);
         const stream = await engine.images.save(names, { format });
         if (output) await writeOutput(stream, output);
         else await pipeline(stream, context.stdout, { end: false });

@@ -110,12 +110,14 @@ function addInspect(parent: Command, context: CliContext): void {
 
 /** Docker's `-H=false`: a boolean flag that also takes `=true`/`=false`. */
 function parseHuman(value: string | undefined): boolean {
-  const text = (value ?? 'true').replace(/^=/, '').toLowerCase();
+  // `-H=x` reaches here as "=x": the value Docker quotes is what follows the "="
+  const given = (value ?? 'true').replace(/^=/, '');
+  const text = given.toLowerCase();
   if (['1', 't', 'true'].includes(text)) return true;
   if (['0', 'f', 'false'].includes(text)) return false;
   throw new CliExit(
     125,
-    `invalid argument "${value}" for "-H, --human" flag: strconv.ParseBool: parsing "${value}": invalid syntax`,
+    `invalid argument "${given}" for "-H, --human" flag: strconv.ParseBool: parsing "${given}": invalid syntax`,
   );
 }
 

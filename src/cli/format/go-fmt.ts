@@ -4,7 +4,7 @@
  * `*`, `%[n]`) and `strconv.FormatFloat`, which rounds exact binary values half to even
  * (`%.1f` of 0.25 is `0.2`, `%.3g` of 999.999 is `1e+03`), unlike JavaScript's `toFixed`.
  */
-import { GoTime, goTypeName, kindOf, mapGet, sortedMapKeys, structFields } from './go-value.ts';
+import { GoDuration, GoTime, goTypeName, kindOf, mapGet, sortedMapKeys, structFields } from './go-value.ts';
 
 /**
  * Go's `strconv.FormatFloat(x, fmt, prec, 64)`: `prec < 0` means the shortest text that reads
@@ -343,7 +343,13 @@ export function formatValue(value: unknown, verb: string, flags: Flags = NO_FLAG
     case 'bool':
       return verb === 'v' || verb === 't' ? pad(String(value), flags) : badVerb(value, verb);
     case 'int':
-      return formatInt(BigInt(value as number | bigint), verb, flags) ?? badVerb(value, verb);
+      // a Stringer (time.Duration) prints through String() for %v and %s
+      if (value instanceof GoDuration && (verb === 'v' || verb === 's'))
+        return pad(value.toGoString(), flags);
+      return (
+        formatInt(BigInt(typeof value === 'bigint' ? value : Number(value)), verb, flags) ??
+        badVerb(value, verb)
+      );
     case 'float':
       return formatFloatVerb(Number(value), verb, flags) ?? badVerb(value, verb);
     case 'string':

@@ -15,12 +15,15 @@
  * | plain object, `Map`             | map          | `map[k:v]` (sorted)  | missing key rules           |
  * | object made by {@link goStruct} | struct       | `{v1 v2}`            | error: can't evaluate field |
  * | {@link GoNil}                   | typed nil    | `[]`, `map[]`, `<nil>` | as Go                     |
+ * | {@link GoDuration}              | int (int64)  | `1m30s`              | error                       |
  * | function property               | method       | (called)             |                             |
  *
  * Plain objects are maps because that is what `docker inspect` falls back to when it decodes
  * the JSON it got from the daemon (`map[string]interface{}`); listing rows (`docker images`)
  * are structs, so an unknown field is an error there, as in Docker.
  */
+
+import { formatGoDuration } from '../../container/go-duration.ts';
 
 /** Marks an object as a Go struct; the value is its Go type name, used in error messages. */
 export const GO_STRUCT: unique symbol = Symbol.for('wharf.go.struct');
@@ -87,6 +90,23 @@ export class GoTime {
   }
 }
 
+/**
+ * Go's `time.Duration`: an int64 of nanoseconds to comparisons and JSON, printed by its
+ * `String()` method (`30s`, `1m30s`) as fmt prints a Stringer (`{{.Config.Healthcheck.Interval}}`).
+ */
+export class GoDuration {
+  constructor(readonly nanoseconds: number) {}
+  valueOf(): number {
+    return this.nanoseconds;
+  }
+  toJSON(): number {
+    return this.nanoseconds;
+  }
+  toGoString(): string {
+    return formatGoDuration(this.nanoseconds);
+  }
+}
+
 /** Go's nil `[]string`: prints `[]`, JSON `null`. */
 export const NIL_SLICE = new GoNil('slice', '[]string');
 /** Go's nil `map[string]string`: prints `map[]`, JSON `null`. */
@@ -143,6 +163,7 @@ export function kindOf(value: unknown): GoKind {
   if (value instanceof GoNil)
     return value.kind === 'slice' ? 'nilslice' : value.kind === 'map' ? 'nilmap' : 'nilptr';
   if (value instanceof GoFloat) return 'float';
+  if (value instanceof GoDuration) return 'int';
   if (value instanceof Map) return 'map';
   if (value instanceof Date || value instanceof GoTime) return 'time';
   if (isGoStruct(value)) return 'struct';
@@ -165,7 +186,7 @@ export function goTypeName(value: unknown): string {
     case 'bool':
       return 'bool';
     case 'int':
-      return 'int';
+      return value instanceof GoDuration ? 'time.Duration' : 'int';
     case 'float':
       return 'float64';
     case 'func':

@@ -7,7 +7,7 @@
  * .Config}}` shows only the fields that are set).
  */
 import { goJson } from './go-json.ts';
-import { GO_MARSHAL_JSON, GoNil, GoTime, goStruct, NIL_MAP } from './go-value.ts';
+import { GO_MARSHAL_JSON, GoDuration, GoNil, GoTime, goStruct, NIL_MAP } from './go-value.ts';
 
 type Json = Record<string, unknown>;
 
@@ -18,6 +18,7 @@ const nilPtr = (typeName: string) => new GoNil('ptr', typeName, true);
 function isEmpty(value: unknown): boolean {
   if (value === '' || value === false || value === 0 || value === null || value === undefined) return true;
   if (value instanceof GoNil) return true;
+  if (value instanceof GoDuration) return value.nanoseconds === 0;
   if (Array.isArray(value)) return value.length === 0;
   return false;
 }
@@ -51,6 +52,24 @@ const asSet = (value: unknown): unknown => {
   return Object.fromEntries(Object.keys(value).map((key) => [key, goStruct('struct {}', {})]));
 };
 
+/** Docker's `HealthcheckConfig`: durations print as Go does (`30s`), JSON keeps nanoseconds. */
+function healthcheck(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return nilPtr('*v1.HealthcheckConfig');
+  const h = value as Json;
+  return typedStruct(
+    '*v1.HealthcheckConfig',
+    {
+      Test: asSlice(h.Test),
+      Interval: new GoDuration(asNumber(h.Interval)),
+      Timeout: new GoDuration(asNumber(h.Timeout)),
+      StartPeriod: new GoDuration(asNumber(h.StartPeriod)),
+      StartInterval: new GoDuration(asNumber(h.StartInterval)),
+      Retries: asNumber(h.Retries),
+    },
+    'all',
+  );
+}
+
 function imageConfig(config: unknown): unknown {
   if (config === null || typeof config !== 'object') return nilPtr('*v1.DockerOCIImageConfig');
   const c = config as Json;
@@ -67,8 +86,7 @@ function imageConfig(config: unknown): unknown {
       Labels: asMap(c.Labels),
       StopSignal: asString(c.StopSignal),
       ArgsEscaped: c.ArgsEscaped === true,
-      Healthcheck:
-        c.Healthcheck && typeof c.Healthcheck === 'object' ? c.Healthcheck : nilPtr('*v1.HealthcheckConfig'),
+      Healthcheck: healthcheck(c.Healthcheck),
       OnBuild: asSlice(c.OnBuild),
       Shell: asSlice(c.Shell),
     },

@@ -3,7 +3,7 @@
  * makes them: one row per repository and tag (and per digest with `--digests`), `<none>` for
  * dangling images, the default table columns, the column names, and the JSON fields of
  * `--format json` (`Containers CreatedAt CreatedSince Digest ID Repository SharedSize Size Tag
- * UniqueSize`).
+ * UniqueSize VirtualSize`, as the docker CLI 28 prints them).
  */
 import { familiarName, parseNormalizedReference } from '../../oci/reference.ts';
 import { DEFAULT_QUIET_FORMAT, listingRow, TABLE_FORMAT } from './formatter.ts';
@@ -34,6 +34,8 @@ export interface ImageRow {
   Containers: string;
   SharedSize: string;
   UniqueSize: string;
+  /** Docker 28's deprecated twin of Size: 4 significant digits instead of 3 (`1.984MB`). */
+  VirtualSize: string;
 }
 
 export const DEFAULT_IMAGE_TABLE =
@@ -53,6 +55,7 @@ export const IMAGE_HEADER = {
   Containers: 'CONTAINERS',
   SharedSize: 'SHARED SIZE',
   UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'SIZE',
 };
 
 /** Go's zero time in Unix seconds: Docker shows no "created" for it. */
@@ -126,6 +129,7 @@ export function imageRow(
     SharedSize: image.SharedSize === -1 ? 'N/A' : humanSize(image.SharedSize),
     UniqueSize:
       image.Size === -1 || image.SharedSize === -1 ? 'N/A' : humanSize(image.Size - image.SharedSize),
+    VirtualSize: humanSize(image.Size),
   });
 }
 

@@ -108,6 +108,18 @@ describe('wharf build (CLI)', { skip }, () => {
     );
   });
 
+  it('a bad -t fails before any step runs, with docker buildx\'s "invalid tag" line', async () => {
+    const ctx = join(dir, 'badtag');
+    await writeContext(ctx, { Dockerfile: 'FROM busybox\nRUN echo should-not-run\n' });
+    const upper = await wharf(root, ['build', '--progress', 'plain', '-t', 'ok:1', '-t', 'BadName', ctx]);
+    assert.equal(upper.code, 1);
+    assert.equal(upper.stderr, 'ERROR: invalid tag "BadName": repository name must be lowercase\n');
+    const space = await wharf(root, ['build', '-q', '-t', 'ok:bad tag', ctx]);
+    assert.equal(space.code, 1);
+    assert.equal(space.stderr, 'ERROR: invalid tag "ok:bad tag": invalid reference format\n');
+    assert.equal(space.stdout, '');
+  });
+
   it('5: -f names a Dockerfile apart from the context (a lowercase dockerfile works too)', async () => {
     const ctx = join(dir, 'apart');
     await writeContext(ctx, { a: 'A' });

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -152,6 +154,7 @@ describe('image verbs', () => {
         'Size',
         'Tag',
         'UniqueSize',
+        'VirtualSize',
       ]);
       assert.equal(object.ID, short(alpha));
       assert.equal(object.Repository, 'example/alpha');
@@ -321,6 +324,14 @@ describe('image verbs', () => {
       const raw = await ok(['history', '-H=false', '--format', '{{.CreatedSince}} {{.Size}}', beta]);
       assert.match(raw, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d) \d+\n$/);
       assert.equal(await ok(['history', '--human=false', '--no-trunc', '-q', beta]), `${beta}\n`);
+      for (const flag of ['-H=maybe', '--human=maybe']) {
+        const bad = await wharf(['history', flag, beta]);
+        assert.equal(bad.code, 125);
+        assert.equal(
+          bad.stderr,
+          'invalid argument "maybe" for "-H, --human" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n',
+        );
+      }
     });
   });
 
@@ -364,6 +375,36 @@ describe('image verbs', () => {
         /\n\nContainers space usage:\n\nCONTAINER ID +IMAGE +COMMAND +LOCAL VOLUMES +SIZE +CREATED +STATUS +NAMES\n/,
       );
       assert.match(out, /\n\nBuild cache usage: 0B\n\nCACHE ID +CACHE TYPE/);
+    });
+  });
+
+  describe('save and import errors', () => {
+    it("save -o checks the path first, as the docker CLI's atomic writer does, and writes mode 0600", async () => {
+      const missing = await wharf(['save', '-o', join(work, 'no-such-dir', 'x.tar'), 'example/alpha:1.0']);
+      assert.equal(missing.code, 1);
+      assert.equal(
+        missing.stderr,
+        `Error: Cannot save: invalid output path: stat ${join(work, 'no-such-dir')}: no such file or directory\n`,
+      );
+      const dir = await wharf(['save', '-o', work, 'example/alpha:1.0']);
+      assert.equal(dir.code, 1);
+      assert.equal(dir.stderr, 'Error: Cannot save: cannot write to a directory\n');
+      const file = join(work, 'saved.tar');
+      await ok(['save', '-o', file, 'example/alpha:1.0']);
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+    });
+
+    it('import from a URL that does not answer says why, not "fetch failed"', async () => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      await new Promise((resolve) => server.close(resolve));
+      const r = await wharf(['import', `http://127.0.0.1:${port}/x.tar`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `Error: Cannot import from http://127.0.0.1:${port}/x.tar: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+      );
     });
   });
 

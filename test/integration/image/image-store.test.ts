@@ -22,7 +22,13 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
 async function makeImage(
   engine: LocalEngine,
   layers: Buffer[],
-  options: { tags?: string[]; parent?: string; created?: string; labels?: Record<string, string> } = {},
+  options: {
+    tags?: string[];
+    parent?: string;
+    created?: string;
+    labels?: Record<string, string>;
+    config?: Record<string, unknown>;
+  } = {},
 ) {
   const store = engine.images.store;
   return store.leases.withLease(async (lease) => {
@@ -32,7 +38,7 @@ async function makeImage(
       architecture: 'amd64',
       os: 'linux',
       created: options.created ?? new Date().toISOString(),
-      config: { Labels: options.labels ?? {} },
+      config: { Labels: options.labels ?? {}, ...options.config },
       rootfs: { type: 'layers', diff_ids: stored.map((s) => s.digest) },
       history: stored.map((_, i) => ({ created_by: `layer ${i}` })),
     };
@@ -166,6 +172,94 @@ describe('image store', () => {
     assert.deepEqual(removed, [{ Untagged: 'a:1' }, { Deleted: image.id }]);
     engine.db.sql.prepare('DELETE FROM containers').run();
     assert.equal(engine.images.store.find(image.id), undefined);
+  });
+
+  it("writes inspect's Config as Docker marshals container.Config: field order, sorted maps", async () => {
+    // as a config written by another tool holds them: maps unsorted, Healthcheck fields in any order
+    const image = await makeImage(engine, [await tarOf({ order: 'x' })], {
+      labels: { zeta: '1', alpha: '2' },
+      config: {
+        Cmd: ['x'],
+        Volumes: { '/zz': {}, '/aa': {} },
+        ExposedPorts: { '8080/tcp': {}, '443/udp': {} },
+        Healthcheck: { Retries: 0, Interval: 5_000_000_000, Test: ['CMD-SHELL', 'true'] },
+        ArgsEscaped: false,
+      },
+    });
+    const config = (await engine.images.inspect(image.id)).Config;
+    assert.deepEqual(Object.keys(config), [
+      'Hostname',
+      'Domainname',
+      'User',
+      'AttachStdin',
+      'AttachStdout',
+      'AttachStderr',
+      'ExposedPorts',
+      'Tty',
+      'OpenStdin',
+      'StdinOnce',
+      'Env',
+      'Cmd',
+      'Healthcheck',
+      'Image',
+      'Volumes',
+      'WorkingDir',
+      'Entrypoint',
+      'OnBuild',
+      'Labels',
+    ]);
+    assert.equal(JSON.stringify(config.Labels), '{"alpha":"2","zeta":"1"}');
+    assert.equal(JSON.stringify(config.ExposedPorts), '{"443/udp":{},"8080/tcp":{}}');
+    assert.equal(JSON.stringify(config.Volumes), '{"/aa":{},"/zz":{}}');
+    assert.equal(JSON.stringify(config.Healthcheck), '{"Test":["CMD-SHELL","true"],"Interval":5000000000}');
+    await engine.images.remove(image.id);
+  });
+
+  it('load: a file that is no tar archive is a bad archive (InvalidArgumentError), not a crash', async () => {
+    for (const bytes of [Buffer.from('garbage\n'), Buffer.from('not a tar at all '.repeat(64))]) {
+      await assert.rejects(engine.images.load(Readable.from([bytes])), (error: Error) => {
+        assert.equal(error.name, 'InvalidArgumentError');
+        assert.match(error.message, /^Cannot load: invalid tar archive: /);
+        return true;
+      });
+    }
+    // a truncated gzip stream: the decompressor's error, worded the same way
+    const { gzipSync } = await import('node:zlib');
+    const truncated = gzipSync(await tarOf({ a: 'a'.repeat(4096) })).subarray(0, 40);
+    await assert.rejects(
+      engine.images.load(Readable.from([truncated])),
+      /^InvalidArgumentError: Cannot load: invalid tar archive: /,
+    );
+  });
+
+  it('refuses rmi by id of an image with two tags of one repository, as Docker does', async () => {
+    const image = await makeImage(engine, [await tarOf({ two: 'tags' })], {
+      tags: ['twotags:1', 'twotags:2'],
+    });
+    await assert.rejects(engine.images.remove(image.id), {
+      name: 'ConflictError',
+      message: `conflict: unable to delete ${image.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+    });
+    assert.deepEqual(engine.images.store.repoTags(image.id), ['twotags:1', 'twotags:2']);
+    // the check comes before the one for stopped containers
+    engine.db.sql
+      .prepare('INSERT INTO containers (id, name, image_id, created_at) VALUES (?, ?, ?, ?)')
+      .run('e'.repeat(64), 'e1', image.id, 0);
+    await assert.rejects(engine.images.remove(image.id), /image is referenced in multiple repositories/);
+    engine.db.sql.prepare('DELETE FROM containers').run();
+    assert.deepEqual(await engine.images.remove(image.id, { force: true }), [
+      { Untagged: 'twotags:1' },
+      { Untagged: 'twotags:2' },
+      { Deleted: image.id },
+    ]);
+    // one tag and a repo digest of the same repository are a single reference: deleted by id
+    const pulled = await makeImage(engine, [await tarOf({ one: 'tag' })], { tags: ['onetag:1'] });
+    engine.images.store.addRepoDigest(pulled.id, `onetag@sha256:${'e'.repeat(64)}`);
+    assert.deepEqual(await engine.images.remove(pulled.id), [
+      { Untagged: 'onetag:1' },
+      { Untagged: `onetag@sha256:${'e'.repeat(64)}` },
+      { Deleted: pulled.id },
+    ]);
   });
 
   it('keeps parents with children, and prunes untagged parents after their child', async () => {

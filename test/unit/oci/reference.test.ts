@@ -10,6 +10,7 @@ import {
   parseDockerRef,
   parseNormalizedReference,
   parseReference,
+  ReferenceFormatError,
 } from '../../../src/oci/reference.ts';
 
 const H64 = 'a'.repeat(64);
@@ -84,6 +85,20 @@ describe('reference grammar (distribution/reference)', () => {
       );
     });
   }
+
+  it("quotes the user's input, not its docker.io/library/ spelling, with distribution's reason", () => {
+    for (const input of ['ok:bad tag', 'busybox:-tag', 'a//b']) {
+      assert.throws(
+        () => parseNormalizedReference(input),
+        (error: Error) => {
+          assert.equal(error.message, `Cannot parse reference "${input}": invalid reference format`);
+          assert.ok(error instanceof ReferenceFormatError);
+          assert.equal(error.reason, 'invalid reference format');
+          return true;
+        },
+      );
+    }
+  });
 
   it('splits domain and path', () => {
     assert.deepEqual(parseNormalizedReference('localhost:5000/a/b:tag'), {

@@ -184,7 +184,17 @@ describe('docs.docker.com docker images --format examples', () => {
     assert.equal(rest.length, 3);
     assert.match(
       line!,
-      /^\{"Containers":"N\/A","CreatedAt":"[^"]+","CreatedSince":"24 hours ago","Digest":"\\u003cnone\\u003e","ID":"746b819f315e","Repository":"postgres","SharedSize":"N\/A","Size":"213MB","Tag":"9","UniqueSize":"N\/A"\}$/,
+      /^\{"Containers":"N\/A","CreatedAt":"[^"]+","CreatedSince":"24 hours ago","Digest":"\\u003cnone\\u003e","ID":"746b819f315e","Repository":"postgres","SharedSize":"N\/A","Size":"213MB","Tag":"9","UniqueSize":"N\/A","VirtualSize":"213.4MB"\}$/,
+    );
+  });
+  it('VirtualSize: the docker CLI 28 field, Size with 4 significant digits and a SIZE header', () => {
+    assert.equal(
+      listImages('table {{.Repository}}\t{{.VirtualSize}}', { images: [postgres[1]!] }).split('\n')[0],
+      'REPOSITORY   SIZE',
+    );
+    assert.equal(
+      listImages('{{.Size}} {{.VirtualSize}}', { images: [postgres[1]!] }).split('\n')[0],
+      '213MB 213.4MB',
     );
   });
   it('the {{json .}} spelling of json gives the same output', () => {

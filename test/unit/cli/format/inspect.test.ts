@@ -99,6 +99,38 @@ describe('writeInspect', () => {
     assert.equal((await inspect(['busybox'], '{{.Config.Labels.x}}')).out, '<no value>\n');
   });
 
+  it("prints the Healthcheck's durations as Go does, and keeps nanoseconds in its JSON", () => {
+    const view = imageInspectView({
+      ...busybox,
+      Config: {
+        ...busybox.Config,
+        Healthcheck: {
+          Test: ['CMD-SHELL', 'true'],
+          Interval: 30e9,
+          Timeout: 5e9,
+          StartPeriod: 1e9,
+          Retries: 3,
+        },
+      },
+    });
+    const run = (format: string) => parseDockerTemplate(format).execute(view);
+    // what the docker CLI 28 prints for an image built with HEALTHCHECK --interval=30s ...
+    assert.equal(run('{{.Config.Healthcheck}}'), '{[CMD-SHELL true] 30s 5s 1s 0s 3}');
+    assert.equal(
+      run('{{.Config.Healthcheck.Interval}} {{printf "%d" .Config.Healthcheck.Timeout}}'),
+      '30s 5000000000',
+    );
+    assert.equal(
+      run('{{if eq .Config.Healthcheck.Retries 3}}{{.Config.Healthcheck.StartInterval}}{{end}}'),
+      '0s',
+    );
+    assert.equal(
+      run('{{json .Config.Healthcheck}}'),
+      '{"Test":["CMD-SHELL","true"],"Interval":30000000000,"Timeout":5000000000,"StartPeriod":1000000000,"Retries":3}',
+    );
+    assert.equal(parseDockerTemplate('{{.Config.Healthcheck}}').execute(imageInspectView(busybox)), '<nil>');
+  });
+
   it('falls back to the raw JSON, where missing keys are errors', async () => {
     // Hostname is not a field of the typed config, but the raw JSON has it
     assert.equal((await inspect(['busybox'], '[{{.Config.Hostname}}]')).out, '[]\n');
