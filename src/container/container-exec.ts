@@ -23,7 +23,7 @@ import type { ContainerContext } from './container-context.ts';
 import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
 import { readFileInRoot } from './root-files.ts';
-import { ContainerStartError, startErrorExitCode } from './start-errors.ts';
+import { ContainerStartError, EXIT_CANNOT_INVOKE, startErrorExitCode } from './start-errors.ts';
 import { resolveUser } from './user-lookup.ts';
 
 export interface ExecRequest {
@@ -78,7 +78,15 @@ export async function execInContainer(
       readFileInRoot(paths.rootfs, '/etc/passwd'),
       readFileInRoot(paths.rootfs, '/etc/group'),
     ]);
-    const user = resolveUser(request.user, { passwd, group });
+    let user: ReturnType<typeof resolveUser>;
+    try {
+      user = resolveUser(request.user, { passwd, group });
+    } catch (error) {
+      // moby's exec start: a failure before the process runs leaves the exec with exit code 126
+      if (error instanceof InvalidArgumentError)
+        throw new ContainerStartError(error.message, EXIT_CANNOT_INVOKE, { cause: error });
+      throw error;
+    }
     options.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
   }
   if (request.privileged) {

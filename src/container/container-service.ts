@@ -178,6 +178,17 @@ function signalName(signal: string | number | undefined, fallback: string): stri
   return upper.startsWith('SIG') ? upper : `SIG${upper}`;
 }
 
+/**
+ * moby's signal.ParseSignal: a number above 0, or a name the host knows, with or without `SIG`,
+ * in any case (`RTMIN+3` too). The daemon refuses a create whose StopSignal fails it.
+ */
+function isSignal(text: string): boolean {
+  if (/^\d+$/.test(text)) return Number(text) > 0;
+  const name = text.toUpperCase().replace(/^SIG/, '');
+  if (/^RTM(IN|AX)([+-]\d+)?$/.test(name)) return true;
+  return (osConstants.signals as Record<string, number>)[`SIG${name}`] !== undefined;
+}
+
 function signalNumber(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
   return (osConstants.signals as Record<string, number>)[name] ?? 15;
@@ -227,6 +238,8 @@ export class ContainerService implements Disposable {
     if (hostConfig.AutoRemove && policy.Name !== '' && policy.Name !== 'no') {
       throw new InvalidArgumentError('Conflicting options: cannot specify both --restart and --rm');
     }
+    const stopSignal = request.config.StopSignal;
+    if (stopSignal && !isSignal(stopSignal)) throw new InvalidArgumentError(`Invalid signal: ${stopSignal}`);
     const cgroupParent = hostConfig.CgroupParent || this.context.cgroupParent;
     if (!cgroupParent.startsWith('/')) {
       throw new InvalidArgumentError(`Cannot use cgroup parent ${cgroupParent}: it must be an absolute path`);

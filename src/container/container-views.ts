@@ -10,9 +10,18 @@ import type { Mount } from '../snapshot/snapshotter.ts';
 import { humanDuration } from '../util/human-duration.ts';
 import { containerPaths } from './container-paths.ts';
 import type { ContainerRecord } from './container-records.ts';
-import type { ContainerInspect, ContainerStateJson, ContainerSummary } from './docker-types.ts';
+import type {
+  ContainerConfig,
+  ContainerInspect,
+  ContainerStateJson,
+  ContainerSummary,
+  HostConfig,
+} from './docker-types.ts';
+import { CONFIG, dockerShape, HOST_CONFIG } from './inspect-schema.ts';
 import { parseTime, ZERO_TIME } from './timestamps.ts';
 import { mountPointsOf, mountPointsView } from './volume/mount-points.ts';
+
+type Json = Record<string, unknown>;
 
 /** Docker's `State.String()` / the `Status` column of `ps`. */
 export function containerStatusText(record: ContainerRecord, now = Date.now()): string {
@@ -113,10 +122,13 @@ export function inspectView(
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: structuredClone(hostConfig),
+    HostConfig: dockerShape(
+      structuredClone(hostConfig) as unknown as Json,
+      HOST_CONFIG,
+    ) as unknown as HostConfig,
     GraphDriver: { Data: graphDriverData(extras.mounts, paths.rootfs), Name: 'overlay2' },
     Mounts: mountPointsView(mountPointsOf(record.definition)),
-    Config: structuredClone(config),
+    Config: dockerShape(structuredClone(config) as unknown as Json, CONFIG) as unknown as ContainerConfig,
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',

@@ -13,7 +13,7 @@ import { parseGoDuration } from '../../container/go-duration.ts';
 import { openContainerService, openContainerServiceOnly } from '../../engine/containers-service.ts';
 import { currentWharfCommand } from '../../engine/current-wharf-command.ts';
 import type { LocalEngine } from '../../engine/local-engine.ts';
-import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
+import { InvalidArgumentError, NotFoundError, WharfError } from '../../errors/index.ts';
 import { deleteAfterExit } from '../../util/background-delete.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
@@ -63,19 +63,22 @@ export async function withContainerService<T>(
 
 /**
  * Runs `fn` for each argument as Docker's multi-container verbs do: errors are printed as they
- * come, the others still run, and the command fails (exit 1) if any did.
+ * come, the others still run, and the command fails (exit 1) if any did. With `ignoreNotFound`
+ * (`rm -f`, as docker/cli's runRm), a name that matches nothing is still printed but does not
+ * fail the command, so `rm -f NAME` is safe in a script whether NAME exists or not.
  */
 export async function forEachContainer(
   context: CliContext,
   names: readonly string[],
   fn: (name: string) => Promise<void>,
+  options: { ignoreNotFound?: boolean } = {},
 ): Promise<void> {
   let failed = false;
   for (const name of names) {
     try {
       await fn(name);
     } catch (error) {
-      failed = true;
+      if (!(options.ignoreNotFound && error instanceof NotFoundError)) failed = true;
       const message = error instanceof Error ? error.message : String(error);
       context.stderr.write(`Error response from daemon: ${message}\n`);
       if (context.debug() && error instanceof Error && error.stack) context.stderr.write(`${error.stack}\n`);
@@ -319,20 +322,25 @@ export function parseFilterFlagsList(flags: readonly string[]): Record<string, s
 
 /**
  * Looks up one container for `inspect` (top-level and `container inspect`). Its JSON keeps
- * Docker's field order (the API's struct order), templates see it as a map.
+ * Docker's field order (the API's struct order); templates see Docker's typed struct first
+ * (container-inspect-view.ts), then, when that fails, the JSON as a map.
  */
 export async function inspectContainer(
   engine: LocalEngine,
   ref: string,
   options: { size?: boolean } = {},
-): Promise<{ raw: unknown }> {
-  const { GO_MARSHAL_JSON } = await import('../format/go-value.ts');
+): Promise<{ raw: unknown; typed: unknown }> {
+  const [{ GO_MARSHAL_JSON }, { containerInspectView }] = await Promise.all([
+    import('../format/go-value.ts'),
+    import('../format/container-inspect-view.ts'),
+  ]);
   const service = openContainerService(engine, { wharfCommand: currentWharfCommand() });
   try {
     const view = await service.inspect(ref, options);
     const raw = structuredClone(view) as unknown as Record<string | symbol, unknown>;
     Object.defineProperty(raw, GO_MARSHAL_JSON, { enumerable: false, value: () => JSON.stringify(view) });
-    return { raw };
+    // templates run on Docker's typed struct first (nil slices print [], unset fields exist)
+    return { raw, typed: containerInspectView(structuredClone(view) as unknown as Record<string, unknown>) };
   } finally {
     service.close();
   }

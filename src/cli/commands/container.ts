@@ -70,9 +70,18 @@ function addStart(parent: Command, context: CliContext): void {
             await handleAttachedExit(service, record);
             return;
           }
+          const failed: string[] = [];
           await forEachContainer(context, names, async (name) => {
-            await service.start(name);
+            await service.start(name).catch((error: unknown) => {
+              failed.push(name);
+              throw error;
+            });
             context.stdout.write(`${name}\n`);
+          }).catch((error: unknown) => {
+            // docker/cli's startContainersWithoutAttachments names them all at the end
+            if (error instanceof CliExit && failed.length > 0)
+              throw new CliExit(1, `Error: failed to start containers: ${failed.join(', ')}`);
+            throw error;
           });
         });
       },
@@ -143,10 +152,16 @@ function addRemove(parent: Command, context: CliContext, name: string, aliases: 
     .option('-l, --link', 'remove the specified link')
     .action(async (names: string[], options: { force?: boolean; volumes?: boolean }) => {
       await withContainerService(context, async (service) => {
-        await forEachContainer(context, names, async (item) => {
-          await service.remove(item, { force: options.force === true, volumes: options.volumes === true });
-          context.stdout.write(`${item}\n`);
-        });
+        const force = options.force === true;
+        await forEachContainer(
+          context,
+          names,
+          async (item) => {
+            await service.remove(item, { force, volumes: options.volumes === true });
+            context.stdout.write(`${item}\n`);
+          },
+          { ignoreNotFound: force },
+        );
       });
     });
 }
@@ -187,10 +202,11 @@ function addList(parent: Command, context: CliContext, name: string, aliases: st
         }
         if (options.latest) limit = 1;
         // The formatter is loaded only by the verbs that print tables: exec, logs... start faster.
-        const { CONTAINER_HEADER, containerListFormat, containerRow } = await import(
+        const { CONTAINER_HEADER, checkContainerFormat, containerListFormat, containerRow } = await import(
           '../format/container-rows.ts'
         );
         const { ListingFormatter, TABLE_FORMAT } = await import('../format/formatter.ts');
+        if (options.format) checkContainerFormat(options.format);
         const format = containerListFormat(
           options.format ?? TABLE_FORMAT,
           options.quiet === true,
@@ -346,7 +362,8 @@ function addTop(parent: Command, context: CliContext): void {
         const result = await service.top(name, psOptions.length > 0 ? psOptions : ['-ef']);
         const { alignColumns, DOCKER_TABLE } = await import('../format/tab-writer.ts');
         const lines = [result.Titles.join('\t'), ...result.Processes.map((row) => row.join('\t'))];
-        context.stdout.write(alignColumns(`${lines.join('\n')}\n`, DOCKER_TABLE));
+        // docker/cli's top writes with tabwriter.NewWriter(out, 20, 1, 3, ' ', 0): 20 wide, not 10
+        context.stdout.write(alignColumns(`${lines.join('\n')}\n`, { ...DOCKER_TABLE, minWidth: 20 }));
       });
     });
 }
@@ -489,8 +506,17 @@ function addRename(parent: Command, context: CliContext): void {
     .argument('<container>', 'CONTAINER')
     .argument('<new-name>', 'NEW_NAME')
     .action(async (name: string, newName: string) => {
+      const [from, to] = [name.trim(), newName.trim()];
+      if (from === '' || to === '') throw new CliExit(1, 'Error: Neither old nor new names may be empty');
       await withContainerService(context, async (service) => {
-        await service.rename(name, newName);
+        // docker/cli's runRename: the daemon's error, then a line of its own
+        await forEachContainer(context, [from], (item) =>
+          service.rename(item, to).then(() => undefined),
+        ).catch((error: unknown) => {
+          if (error instanceof CliExit)
+            throw new CliExit(1, `Error: failed to rename container named ${from}`);
+          throw error;
+        });
       });
     });
 }

@@ -21,7 +21,7 @@ export interface InspectTarget {
   /** Whether `--size` means something for this kind (containers only, in Docker). */
   sizeSupported?: boolean;
   /** Finds the object; throws NotFoundError when there is none of this kind. */
-  find(engine: LocalEngine, ref: string): Promise<InspectResult>;
+  find(engine: LocalEngine, ref: string, options: { size: boolean }): Promise<InspectResult>;
 }
 
 async function inspectVolume(engine: LocalEngine, ref: string): Promise<InspectResult> {
@@ -65,7 +65,7 @@ async function findAny(
   for (const target of INSPECT_TARGETS) {
     if (type !== undefined && target.type !== type) continue;
     try {
-      const found = await target.find(engine, ref);
+      const found = await target.find(engine, ref, { size: options.size });
       if (options.size && !target.sizeSupported)
         options.stderr.write(`WARNING: --size ignored for ${target.type}\n`);
       return found;

@@ -14,7 +14,7 @@
  * command conmon runs a second later finds nothing to do.
  */
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
 import type { CreateContainerRequest } from '../../container/container-service.ts';
 import { deviceMapping } from '../../container/container-spec.ts';
@@ -30,6 +30,7 @@ import { volumeFlagFields } from '../../container/volume/mount-spec.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
+import { CidFile } from './cid-file.ts';
 import {
   attachedSession,
   collect,
@@ -406,7 +407,15 @@ function networkFlagFields(
   if (Object.keys(exposed).length > 0) config.ExposedPorts = exposed;
   if (Object.keys(portBindings).length > 0) hostConfig.PortBindings = portBindings;
   if (flags.publishAll) hostConfig.PublishAllPorts = true;
-  if (flags.dns.length) hostConfig.Dns = flags.dns;
+  for (const server of flags.dns) {
+    // docker/cli's ValidateIPAddress
+    if (isIP(server.trim()) === 0) {
+      throw new InvalidArgumentError(
+        `invalid argument "${server}" for "--dns" flag: IP address is not correctly formatted: ${server}`,
+      );
+    }
+  }
+  if (flags.dns.length) hostConfig.Dns = flags.dns.map((server) => server.trim());
   if (flags.dnsSearch.length) hostConfig.DnsSearch = flags.dnsSearch;
   const dnsOptions = [...flags.dnsOption, ...(flags.dnsOpt ?? [])];
   if (dnsOptions.length) hostConfig.DnsOptions = dnsOptions;
@@ -414,7 +423,9 @@ function networkFlagFields(
     for (const entry of flags.addHost) {
       // docker/cli's ValidateExtraHost: NAME:IP (or NAME=IP), the IP may be host-gateway
       if (!/^[^:=\s]+[:=]\S+$/.test(entry))
-        throw new InvalidArgumentError(`invalid argument "${entry}" for "--add-host" flag`);
+        throw new InvalidArgumentError(
+          `invalid argument "${entry}" for "--add-host" flag: bad format for add-host: "${entry}"`,
+        );
     }
     hostConfig.ExtraHosts = flags.addHost.map((entry) => entry.replace('=', ':'));
   }
@@ -482,11 +493,16 @@ function addCreate(parent: Command, context: CliContext): void {
     async (image: string, command: string[], flags: CreateFlags) => {
       try {
         const request = await buildCreateRequest(image, command, flags);
-        await withContainers(context, async (service) => {
-          const { id } = await service.create(request);
-          if (flags.cidfile) await writeFile(flags.cidfile, id, { flag: 'wx' });
-          context.stdout.write(`${id}\n`);
-        });
+        const cid = await CidFile.open(flags.cidfile);
+        try {
+          await withContainers(context, async (service) => {
+            const { id } = await service.create(request);
+            await cid.write(id);
+            context.stdout.write(`${id}\n`);
+          });
+        } finally {
+          await cid.close();
+        }
       } catch (error) {
         throw runError(error);
       }
@@ -509,19 +525,25 @@ function addRun(parent: Command, context: CliContext): void {
             throw new InvalidArgumentError('Conflicting options: --restart and --rm');
           }
           const request = await buildCreateRequest(image, command, flags);
-          await withContainers(context, async (service) => {
-            const { id } = await service.create(request);
-            if (flags.cidfile) await writeFile(flags.cidfile, id, { flag: 'wx' });
-            if (flags.detach) {
-              await service.start(id).catch(async (error: unknown) => {
-                if (flags.rm) await service.remove(id, { force: true }).catch(() => undefined);
-                throw error;
-              });
-              context.stdout.write(`${id}\n`);
-              return;
-            }
-            process.exitCode = await runAttached(service, id, flags);
-          });
+          const cid = await CidFile.open(flags.cidfile);
+          try {
+            await withContainers(context, async (service) => {
+              const { id } = await service.create(request);
+              await cid.write(id);
+              await cid.close();
+              if (flags.detach) {
+                await service.start(id).catch(async (error: unknown) => {
+                  if (flags.rm) await service.remove(id, { force: true }).catch(() => undefined);
+                  throw error;
+                });
+                context.stdout.write(`${id}\n`);
+                return;
+              }
+              process.exitCode = await runAttached(service, id, flags);
+            });
+          } finally {
+            await cid.close();
+          }
         } catch (error) {
           throw runError(error);
         }

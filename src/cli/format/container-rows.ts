@@ -7,8 +7,11 @@
  * new ListingFormatter(containerListFormat('table', false, false)).render(rows, CONTAINER_HEADER);
  */
 import type { ContainerSummary } from '../../container/docker-types.ts';
-import { DEFAULT_QUIET_FORMAT, listingRow, TABLE_FORMAT } from './formatter.ts';
+import { parseDockerTemplate } from './docker-template-funcs.ts';
+import { DEFAULT_QUIET_FORMAT, FormatError, listingRow, TABLE_FORMAT } from './formatter.ts';
 import { quote } from './go-fmt.ts';
+import { type GoTemplate, TemplateExecError, TemplateParseError } from './go-template.ts';
+import { GoNil } from './go-value.ts';
 import { bytesSize, ellipsis, goTime, humanSize, timeAgo, truncateId } from './units.ts';
 
 export const DEFAULT_CONTAINER_TABLE =
@@ -46,6 +49,8 @@ export interface ContainerRow {
   Mounts: string;
   LocalVolumes: string;
   Networks: string;
+  /** docker/cli 28's image platform of the container: nil, as the daemon sends no manifest descriptor. */
+  Platform: GoNil;
   /** Docker's `{{.Label "key"}}`: one label's value. */
   Label: (name: string) => string;
 }
@@ -78,12 +83,10 @@ export function containerRow(
     .join(',');
   const mounts = summary.Mounts as Array<{ Name?: string; Source: string; Driver?: string }>;
   const networkNames = Object.keys(summary.NetworkSettings.Networks).sort();
-  let size = '';
-  if (summary.SizeRw !== undefined) {
-    size = humanSize(summary.SizeRw, 3);
-    if (summary.SizeRootFs !== undefined && summary.SizeRootFs > 0) {
-      size += ` (virtual ${humanSize(summary.SizeRootFs, 3)})`;
-    }
+  // docker/cli's Size(): 0B when the sizes were not asked for (`--format json` without -s)
+  let size = humanSize(summary.SizeRw ?? 0, 3);
+  if (summary.SizeRootFs !== undefined && summary.SizeRootFs > 0) {
+    size += ` (virtual ${humanSize(summary.SizeRootFs, 3)})`;
   }
   return listingRow('*formatter.ContainerContext', {
     ID: options.trunc ? truncateId(summary.Id) : summary.Id,
@@ -102,8 +105,50 @@ export function containerRow(
       .join(','),
     LocalVolumes: String(mounts.filter((m) => m.Driver === 'local').length),
     Networks: networkNames.length > 0 ? networkNames.join(',') : summary.HostConfig.NetworkMode,
+    Platform: new GoNil('ptr', '*formatter.platformContext'),
     Label: (name: string) => summary.Labels[name] ?? '',
   });
+}
+
+/**
+ * docker/cli's check of a `ps --format` before anything is listed: the format as typed is parsed
+ * (`failed to parse template: ...`) and run once on an empty row (`failed to execute template:
+ * ...`), so a bad field fails even when no container would be shown.
+ *
+ * @example
+ * checkContainerFormat('{{.Nope}}'); // throws FormatError('failed to execute template: ...')
+ */
+export function checkContainerFormat(format: string): void {
+  let template: GoTemplate;
+  try {
+    template = parseDockerTemplate(format);
+  } catch (error) {
+    if (error instanceof TemplateParseError)
+      throw new FormatError(`failed to parse template: ${error.message}`);
+    throw error;
+  }
+  const empty: ContainerSummary = {
+    Id: '',
+    Names: [],
+    Image: '',
+    ImageID: '',
+    Command: '',
+    Created: 0,
+    Ports: [],
+    Labels: {},
+    State: '',
+    Status: '',
+    HostConfig: { NetworkMode: '' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+  try {
+    template.execute(containerRow(empty, { trunc: true, createdAt: false }));
+  } catch (error) {
+    if (error instanceof TemplateExecError)
+      throw new FormatError(`failed to execute template: ${error.message}`);
+    throw error;
+  }
 }
 
 /** A `Port` of `GET /containers/json`. */

@@ -599,13 +599,16 @@ function nameMatches(name: string, pattern: string): boolean {
  * Copies what the image has at `destination` (inside `rootfs`) into the empty volume directory
  * `data`, keeping owners, modes and extended attributes, and gives the volume's root the owner
  * and mode of the image's directory (Docker's copyExistingContents). Nothing happens when the
- * volume has files or the image has nothing there; an image file there is an error.
+ * volume has files or the image has nothing there (nor any of its parents); an image file
+ * there is an error.
  */
 export async function seedVolume(rootfs: string, destination: string, data: string): Promise<boolean> {
   if (readdirSync(data).length > 0) return false;
   const image = RootedFs.open(rootfs);
   try {
-    const found = image.lookup(destination, { follow: true });
+    // Lenient: a destination under directories the image lacks (`-v /var/lib/data` on busybox)
+    // has nothing to copy; the runtime makes the mount point, as Docker does.
+    const found = image.lookup(destination, { follow: true, lenient: true });
     try {
       if (!found.exists) return false;
       if (!found.stats!.isDirectory()) {

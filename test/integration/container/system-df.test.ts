@@ -53,7 +53,7 @@ describe('system df', { skip }, () => {
     assert.equal(byType.get('Local Volumes')?.Reclaimable, '0B (0%)', 'the unused volume is empty');
 
     const verbose = await fx.ok(['system', 'df', '-v']);
-    assert.match(verbose, /\n\w{12} +dfbox +"sh -c dd if=\/dev\/ze…" +1 +2\d\d(\.\d+)?kB .* df-running\n/);
+    assert.match(verbose, /\n\w{12} +dfbox +"sh -c 'dd if=\/dev\/z…" +1 +2\d\d(\.\d+)?kB .* df-running\n/);
     assert.match(verbose, /\n\w{12} +dfbox +"true" +0 +\S+ .* Exited \(0\) .* df-exited\n/);
     assert.match(verbose, /\nVOLUME NAME +LINKS +SIZE\ndf-data +1 +5B\ndf-unused +0 +0B\n/);
     await fx.ok(['rm', '-f', 'df-running', 'df-exited']);
