@@ -8,6 +8,7 @@ import { tracePhase } from '../util/phase-trace.ts';
 import { CliExit, ContinueInGroup } from './cli-error.ts';
 import type { CommandTable } from './command-table.ts';
 import { type CliContext, refuseDaemonHost, storeRoot } from './context.ts';
+import { usageError } from './usage-error.ts';
 import { findVerb } from './verb-modules.ts';
 import { VERSION } from './version.ts';
 
@@ -59,7 +60,8 @@ export async function runCli(argv: string[], table: CommandTable): Promise<CliRe
       .enablePositionalOptions()
       .showHelpAfterError(false)
       .exitOverride();
-    program.configureOutput({ outputError: (text, write) => write(text) });
+    // commander's own error text is not printed: reportError words it as the docker CLI does
+    program.configureOutput({ outputError: () => {} });
     program.hook('preAction', (root, action) => {
       const path: string[] = [];
       for (let command: Command | null = action; command && command !== root; command = command.parent)
@@ -103,14 +105,16 @@ export async function runCli(argv: string[], table: CommandTable): Promise<CliRe
       const next = [...argv.slice(0, index), error.group, ...argv.slice(index)];
       return Object.hasOwn(table, error.group) ? runCli(next, table) : { continueWith: next };
     }
-    return reportError(error, context);
+    return reportError(error, context, program, argv);
   }
 }
 
-function reportError(error: unknown, context: CliContext): number {
+function reportError(error: unknown, context: CliContext, program: Command, argv: string[]): number {
   if (error instanceof CommanderError) {
     // help and version displays end through here too, with exit code 0
-    return error.exitCode;
+    const usage = usageError(error, program, argv);
+    if (!usage) return error.exitCode;
+    error = usage;
   }
   if (error instanceof CliExit) {
     if (error.message) context.stderr.write(`${error.message}\n`);

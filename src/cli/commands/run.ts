@@ -480,12 +480,7 @@ function runLike(command: Command): Command {
   return command
     .argument('<image>', 'IMAGE')
     .argument('[command...]', 'COMMAND [ARG...]')
-    .passThroughOptions()
-    .exitOverride((error) => {
-      // Docker's flag errors end `run`/`create` with 125 too; help and version stay 0.
-      if (error.exitCode === 0) throw error;
-      throw new CliExit(125, '');
-    });
+    .passThroughOptions();
 }
 
 function addCreate(parent: Command, context: CliContext): void {
