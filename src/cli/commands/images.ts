@@ -3,11 +3,11 @@
  * `history` / `image history`, `rmi` / `image rm`, `image prune`, and the `image` management
  * command, which also carries `import`, `save`, `load` and `tag` (image-transfer.ts).
  */
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { LocalEngine } from '../../engine/local-engine.ts';
 import { NotFoundError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
+import { confirmPrompt } from '../confirm-prompt.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { collectFilter, type Filters } from '../filter-option.ts';
@@ -179,18 +179,6 @@ function addRemove(parent: Command, name: string, context: CliContext, aliases: 
     });
 }
 
-/** Docker's confirmation prompt: true only for an answer of y or Y. */
-async function confirm(context: CliContext, message: string): Promise<boolean> {
-  context.stdout.write(`${message} [y/N] `);
-  const lines = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of lines) return line.trim().toLowerCase() === 'y';
-    return false;
-  } finally {
-    lines.close();
-  }
-}
-
 function addPrune(parent: Command, context: CliContext): void {
   parent
     .command('prune')
@@ -205,7 +193,7 @@ function addPrune(parent: Command, context: CliContext): void {
           ? 'WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?'
           : 'WARNING! This will remove all dangling images.\nAre you sure you want to continue?';
         // Declining is not an error: Docker exits 0 without a word.
-        if (!(await confirm(context, warning))) return;
+        if (!(await confirmPrompt(context, warning))) return;
       }
       const filters: Filters = { ...(options.filter ?? {}), dangling: [String(!all)] };
       const report = await withEngine(context, (engine) => engine.images.prune({ all, filters }));

@@ -2,13 +2,13 @@
  * The network verbs with Docker's flags and output: `network create`, `ls`, `inspect`, `rm`,
  * `prune`, `connect`, `disconnect`, and `port` (a container's published ports).
  */
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { parseCidr } from '../../container/network/ipv4.ts';
 import type { PublishedPort } from '../../container/network/network-store.ts';
 import type { NetworkService } from '../../engine/network-service.ts';
 import { InvalidArgumentError, WharfError } from '../../errors/index.ts';
 import { CliExit } from '../cli-error.ts';
+import { confirmPrompt } from '../confirm-prompt.ts';
 import type { CliContext } from '../context.ts';
 import { withEngine } from '../engine-session.ts';
 import { collectFilter, type Filters } from '../filter-option.ts';
@@ -51,17 +51,6 @@ function keyValues(entries: readonly string[], flag: string): Record<string, str
     else out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
-}
-
-async function confirm(context: CliContext, message: string): Promise<boolean> {
-  context.stdout.write(`${message} [y/N] `);
-  const lines = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of lines) return line.trim().toLowerCase() === 'y';
-    return false;
-  } finally {
-    lines.close();
-  }
 }
 
 function formatPort(port: PublishedPort): string {
@@ -209,7 +198,7 @@ function addPrune(group: Command, context: CliContext): void {
       if (options.force !== true) {
         const warning =
           'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?';
-        if (!(await confirm(context, warning))) return;
+        if (!(await confirmPrompt(context, warning))) return;
       }
       const report = await withNetworks(context, (networks) => networks.prune(options.filter ?? {}));
       if (report.NetworksDeleted.length > 0) {

@@ -1,6 +1,6 @@
 /**
  * `wharf system`: `df` (Docker's disk usage summary of images, containers, local volumes and the
- * build cache, or with `-v` one table per kind), `info` and `service`.
+ * build cache, or with `-v` one table per kind), `info`, `prune` (system-prune.ts) and `service`.
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -10,6 +10,7 @@ import { parseFormat, TABLE_FORMAT, templateText } from '../format/formatter.ts'
 import { volumeRow } from '../format/volume-rows.ts';
 import { withContainers } from './container-common.ts';
 import { registerSystemInfo } from './info.ts';
+import { registerSystemPrune } from './system-prune.ts';
 import { registerSystemService } from './system-service.ts';
 
 export function register(program: Command, context: CliContext): void {
@@ -53,5 +54,6 @@ export function register(program: Command, context: CliContext): void {
       context.stdout.write(renderDiskUsage(data, format, verbose, now));
     });
   registerSystemInfo(system, context);
+  registerSystemPrune(system, context);
   registerSystemService(system, context);
 }
