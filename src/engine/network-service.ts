@@ -20,6 +20,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
 } from '../errors/index.ts';
+import { goMapOrder } from '../util/go-map-order.ts';
 import type { LocalEngine } from './local-engine.ts';
 
 export type NetworkFilters = Record<string, string[]>;
@@ -130,8 +131,9 @@ export class NetworkService {
       ConfigFrom: { Network: '' },
       ConfigOnly: false,
       Containers: containers,
-      Options: network.options,
-      Labels: network.labels,
+      // Go's encoding/json writes map keys sorted; Docker's inspect shows them so
+      Options: goMapOrder(network.options),
+      Labels: goMapOrder(network.labels),
     };
   }
 

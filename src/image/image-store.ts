@@ -39,6 +39,7 @@ import {
   trimReference,
   withDefaultTag,
 } from '../oci/reference.ts';
+import { goMapOrder } from '../util/go-map-order.ts';
 import {
   type DeleteResponseItem,
   type HistoryResponseItem,
@@ -813,7 +814,7 @@ function inspectConfig(config: ContainerConfig): InspectContainerConfig {
     AttachStdout: false,
     AttachStderr: false,
     ...(config.ExposedPorts
-      ? { ExposedPorts: sortedKeys(config.ExposedPorts) as InspectContainerConfig['ExposedPorts'] & object }
+      ? { ExposedPorts: goMapOrder(config.ExposedPorts) as InspectContainerConfig['ExposedPorts'] & object }
       : {}),
     Tty: false,
     OpenStdin: false,
@@ -823,20 +824,15 @@ function inspectConfig(config: ContainerConfig): InspectContainerConfig {
     ...(config.Healthcheck ? { Healthcheck: healthConfig(config.Healthcheck) } : {}),
     ...(config.ArgsEscaped === true ? { ArgsEscaped: true } : {}),
     Image: '',
-    Volumes: config.Volumes ? (sortedKeys(config.Volumes) as InspectContainerConfig['Volumes']) : null,
+    Volumes: config.Volumes ? (goMapOrder(config.Volumes) as InspectContainerConfig['Volumes']) : null,
     WorkingDir: config.WorkingDir ?? '',
     Entrypoint: config.Entrypoint ?? null,
     OnBuild: config.OnBuild ?? null,
-    Labels: config.Labels ? sortedKeys(config.Labels) : null,
+    Labels: config.Labels ? goMapOrder(config.Labels) : null,
   };
   if (config.StopSignal) out.StopSignal = config.StopSignal;
   if (config.Shell?.length) out.Shell = config.Shell;
   return out;
-}
-
-/** A copy of `map` with its keys in Go's order (sorted by bytes). */
-function sortedKeys<T>(map: Readonly<Record<string, T>>): Record<string, T> {
-  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** Docker's HealthConfig: its field order, every field `omitempty`. */

@@ -21,6 +21,7 @@ const NETWORK_HEADER = {
   Name: 'NAME',
   Driver: 'DRIVER',
   Scope: 'SCOPE',
+  IPv4: 'IPV4',
   IPv6: 'IPV6',
   Internal: 'INTERNAL',
   Labels: 'LABELS',
@@ -108,6 +109,25 @@ function addCreate(group: Command, context: CliContext): void {
     );
 }
 
+/**
+ * Go's sortorder.NaturalLess as a comparator: runs of digits compare by value ("n2" < "n10"),
+ * everything else byte by byte.
+ */
+function naturalCompare(a: string, b: string): number {
+  const chunks = (text: string) => text.match(/\d+|\D+/g) ?? [];
+  const left = chunks(a);
+  const right = chunks(b);
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const x = left[i] as string;
+    const y = right[i] as string;
+    if (x === y) continue;
+    const digits = /^\d/.test(x) && /^\d/.test(y);
+    if (digits && BigInt(x) !== BigInt(y)) return BigInt(x) < BigInt(y) ? -1 : 1;
+    return x < y ? -1 : 1;
+  }
+  return left.length - right.length;
+}
+
 function addList(group: Command, context: CliContext): void {
   group
     .command('ls')
@@ -126,18 +146,23 @@ function addList(group: Command, context: CliContext): void {
       if (format === TABLE_FORMAT) format = DEFAULT_NETWORK_TABLE;
       const formatter = new ListingFormatter(format);
       const list = await withNetworks(context, (networks) => networks.list(options.filter ?? {}));
+      // docker-cli sorts the daemon's answer by name (sortorder.NaturalLess) before printing
+      list.sort((a, b) => naturalCompare(a.Name, b.Name));
       const rows = list.map((network) =>
         listingRow('*formatter.networkContext', {
           ID: options.trunc ? network.Id.slice(0, 12) : network.Id,
           Name: network.Name,
           Driver: network.Driver,
           Scope: network.Scope,
+          // IPv4 is always on in Wharf (EnableIPv4 in API 1.47+)
+          IPv4: 'true',
           IPv6: String(network.EnableIPv6),
           Internal: String(network.Internal),
           Labels: Object.entries(network.Labels)
             .map(([k, v]) => `${k}=${v}`)
             .join(','),
           CreatedAt: network.Created,
+          Label: (name: string) => network.Labels[name] ?? '',
         }),
       );
       context.stdout.write(formatter.render(rows, NETWORK_HEADER));

@@ -64,7 +64,8 @@ export function register(program: Command, context: CliContext): void {
       if (options.format === 'json') {
         context.stdout.write(`${JSON.stringify({ Client: client, Server: server })}\n`);
       } else if (template) {
-        context.stdout.write(`${executeFormat(template, { Client: client, Server: server })}\n`);
+        const data = { Client: withGoFieldNames(client), Server: withGoFieldNames(server) };
+        context.stdout.write(`${executeFormat(template, data)}\n`);
       } else {
         context.stdout.write(renderServer(server));
       }
@@ -108,4 +109,17 @@ function renderServer(server: ServerVersion): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A copy of a version object where templates also find the Go field name `APIVersion` (the JSON
+ * key is `ApiVersion`): scripts write `docker version -f '{{.Server.APIVersion}}'`. The alias is
+ * not enumerable, so `{{json .}}` still prints Docker's keys only.
+ */
+function withGoFieldNames<T extends object>(version: T): T {
+  const copy = { ...version };
+  if ('ApiVersion' in version) {
+    Object.defineProperty(copy, 'APIVersion', { enumerable: false, value: version.ApiVersion });
+  }
+  return copy;
 }

@@ -36,9 +36,10 @@ export function volumeRow(volume: VolumeView) {
       .join(','),
     Links: volume.UsageData ? String(volume.UsageData.RefCount) : 'N/A',
     Size: volume.UsageData ? humanSize(volume.UsageData.Size) : 'N/A',
-    Group: '',
-    Availability: '',
-    Status: '',
+    // Docker prints N/A for these cluster-volume fields when the volume is not a cluster volume
+    Group: 'N/A',
+    Availability: 'N/A',
+    Status: 'N/A',
     Label: (name: string) => labels[name] ?? '',
   });
 }

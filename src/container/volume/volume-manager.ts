@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
 import type { MountRequest } from '../../runtime/spec.ts';
+import { goMapOrder } from '../../util/go-map-order.ts';
 import { randomHex } from '../../util/random-hex.ts';
 import { ContainerRecords } from '../container-records.ts';
 import { extractArchive } from '../fs/archive-extractor.ts';
@@ -217,10 +218,11 @@ export class VolumeManager {
     return {
       CreatedAt: volume.createdAt,
       Driver: volume.driver,
-      Labels: Object.keys(volume.labels).length > 0 ? volume.labels : null,
+      // Go's encoding/json writes map keys sorted; Docker's inspect shows them so
+      Labels: Object.keys(volume.labels).length > 0 ? goMapOrder(volume.labels) : null,
       Mountpoint: this.dataPath(volume.name),
       Name: volume.name,
-      Options: Object.keys(volume.options).length > 0 ? volume.options : null,
+      Options: Object.keys(volume.options).length > 0 ? goMapOrder(volume.options) : null,
       Scope: 'local',
       ...(usage ? { UsageData: { RefCount: usage.refCount, Size: usage.size } } : {}),
     };

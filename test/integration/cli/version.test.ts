@@ -40,6 +40,12 @@ describe('wharf version', () => {
     assert.equal(json.Client.ApiVersion, '1.41');
     assert.equal(json.Server.ApiVersion, '1.41');
     assert.equal(json.Server.Components[0]?.Name, 'Engine');
+    // templates see Go's field names: APIVersion (JSON ApiVersion), as in docker's scripts
+    assert.equal(
+      await version('--format', '{{.Client.APIVersion}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}'),
+      `1.41 1.41 ${(json.Server as { MinAPIVersion?: string }).MinAPIVersion}\n`,
+    );
+    assert.doesNotMatch(await version('--format', '{{json .}}'), /"APIVersion"/);
     await assert.rejects(version('--format', '{{.Client'), /template parsing error/);
   });
 });

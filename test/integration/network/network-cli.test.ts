@@ -102,7 +102,8 @@ describe('network verbs', { skip }, () => {
     );
     assert.equal(
       (await wharf('network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}} {{.Internal}}')).stdout,
-      'frontend false\nbackend true\n',
+      // sorted by name, as docker-cli does
+      'backend true\nfrontend false\n',
     );
 
     const inspect = JSON.parse((await wharf('network', 'inspect', 'frontend')).stdout) as Array<
@@ -132,6 +133,39 @@ describe('network verbs', { skip }, () => {
     assert.equal(prune.stdout, 'Deleted Networks:\nfrontend\n\n');
     assert.notEqual(run('ip', ['link', 'show', 'wt-cli1']).code, 0, 'the bridge is gone');
     assert.equal((await wharf('network', 'rm', 'backend')).stdout, 'backend\n');
+  });
+
+  it('lists by name in natural order with docker-cli row fields, and sorts inspect maps', async () => {
+    // made in reverse order: docker-cli sorts the list by name (sortorder.NaturalLess)
+    for (const name of ['nat10', 'nat2', 'nat1']) {
+      const created = await wharf('network', 'create', '--label', 'z=1', '--label', 'a=2', name);
+      assert.equal(created.code, 0, created.stderr);
+    }
+    try {
+      const names = await wharf(
+        'network',
+        'ls',
+        '--filter',
+        'name=nat',
+        '--format',
+        '{{.Name}} {{.Label "a"}}',
+      );
+      assert.equal(names.stdout, 'nat1 2\nnat2 2\nnat10 2\n');
+      const all = (await wharf('network', 'ls', '--format', '{{.Name}}')).stdout.trim().split('\n');
+      assert.deepEqual(
+        all,
+        [...all].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
+      );
+      const json = await wharf('network', 'ls', '--filter', 'name=nat1', '--format', 'json');
+      const row = JSON.parse(json.stdout.trim().split('\n')[0] ?? '') as Record<string, string>;
+      assert.equal(row.IPv4, 'true');
+      assert.equal(row.Labels, 'a=2,z=1');
+      // Go's encoding/json writes map keys sorted
+      const labels = await wharf('network', 'inspect', '-f', '{{json .Labels}}', 'nat1');
+      assert.equal(labels.stdout, '{"a":"2","z":"1"}\n');
+    } finally {
+      await wharf('network', 'rm', 'nat10', 'nat2', 'nat1');
+    }
   });
 
   it('shows attached containers, connects, disconnects and lists published ports', async () => {

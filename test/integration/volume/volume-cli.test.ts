@@ -70,6 +70,37 @@ describe('volume verbs and volumes in containers', { skip }, () => {
     );
   });
 
+  it('prints N/A cluster fields in ls json and sorted maps in inspect, as Docker does', async () => {
+    assert.equal(
+      await fx.ok([
+        'volume',
+        'create',
+        '--label',
+        'z=1',
+        '--label',
+        'a=2',
+        '-o',
+        'type=tmpfs',
+        '-o',
+        'device=tmpfs',
+        'sorted',
+      ]),
+      'sorted',
+    );
+    try {
+      const row = JSON.parse(
+        await fx.ok(['volume', 'ls', '--filter', 'name=sorted', '--format', 'json']),
+      ) as Record<string, string>;
+      assert.deepEqual([row.Group, row.Availability, row.Status], ['N/A', 'N/A', 'N/A']);
+      assert.equal(
+        await fx.ok(['volume', 'inspect', '-f', '{{json .Labels}} {{json .Options}}', 'sorted']),
+        '{"a":"2","z":"1"} {"device":"tmpfs","type":"tmpfs"}',
+      );
+    } finally {
+      await fx.ok(['volume', 'rm', 'sorted']);
+    }
+  });
+
   it('keeps a named volume across containers and seeds it from the image once', async () => {
     await fx.ok([
       'run',
