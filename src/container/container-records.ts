@@ -19,8 +19,7 @@
  *     + health_pid INTEGER        the health-check loop process (0: none)
  *     + runtime TEXT              crun or runc: the runtime of the current run
  *     + lock_owner TEXT NULL      `pid:starttime` of the process changing it (see `lock`)
- *   container_events      seq INTEGER PK AUTOINCREMENT, time_nano INTEGER, type TEXT, action TEXT,
- *                         actor_id TEXT, attributes TEXT (JSON); the newest 10,000 are kept
+ *   container_events      the event log of every object type: see metadata/event-log.ts
  *
  * Every change is a compare-and-set inside `BEGIN IMMEDIATE` (`db.write`), so two processes
  * never both win a state transition.
@@ -33,6 +32,7 @@
 import type Database from 'better-sqlite3';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { MetadataDatabase, Migration } from '../metadata/database.ts';
+import { EVENT_LOG_SQL, EventLog, type StoredEvent } from '../metadata/event-log.ts';
 import type { ContainerState } from './container-state.ts';
 import type { ContainerConfig, HealthState, HostConfig } from './docker-types.ts';
 import { isTokenAlive, ownToken } from './process-token.ts';
@@ -61,17 +61,8 @@ export const CONTAINER_MIGRATIONS: readonly Migration[] = [
         'lock_owner TEXT',
       ];
       for (const column of columns) db.exec(`ALTER TABLE containers ADD COLUMN ${column}`);
-      db.exec(`
-        CREATE TABLE container_events (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          time_nano INTEGER NOT NULL,
-          type TEXT NOT NULL,
-          action TEXT NOT NULL,
-          actor_id TEXT NOT NULL,
-          attributes TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX container_events_time ON container_events(time_nano);
-      `);
+      // the event log's table (metadata/event-log.ts), if the core migration has not made it
+      db.exec(EVENT_LOG_SQL);
     },
   },
 ];
@@ -203,29 +194,20 @@ function toColumn(key: keyof ContainerPatch, value: unknown): unknown {
   return value;
 }
 
-/** A container event as stored. */
-export interface StoredEvent {
-  seq: number;
-  timeNano: bigint;
-  type: string;
-  action: string;
-  actorId: string;
-  attributes: Record<string, string>;
-}
+export type { StoredEvent } from '../metadata/event-log.ts';
 
 type Statement = Database.Statement<unknown[]>;
 
-/** How many events are kept (Docker keeps 256 in memory; a file costs little more). */
-const EVENTS_KEPT = 10_000;
-
 export class ContainerRecords {
   readonly #db: MetadataDatabase;
+  readonly #events: EventLog;
 
   /** Compiled statements by SQL text: compiling costs more than running most of these. */
   readonly #statements = new Map<string, Statement>();
 
   constructor(db: MetadataDatabase) {
     this.#db = db;
+    this.#events = new EventLog(db);
   }
 
   #prepare(sql: string): Statement {
@@ -384,49 +366,17 @@ export class ContainerRecords {
   // ---- events ----
 
   addEvent(event: Omit<StoredEvent, 'seq'>): void {
-    this.#db.write(() => {
-      const info = this.#prepare(
-        'INSERT INTO container_events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
-      ).run(event.timeNano, event.type, event.action, event.actorId, JSON.stringify(event.attributes));
-      const seq = Number(info.lastInsertRowid);
-      if (seq % 500 === 0) {
-        this.#prepare('DELETE FROM container_events WHERE seq <= ?').run(seq - EVENTS_KEPT);
-      }
-    });
+    this.#events.add(event);
   }
 
   /** Events after sequence number `afterSeq` (and at or after `sinceNano`), oldest first. */
   events(options: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint } = {}): StoredEvent[] {
-    const statement = this.#prepare(
-      `SELECT seq, time_nano, type, action, actor_id, attributes FROM container_events
-         WHERE seq > ? AND time_nano >= ? AND time_nano <= ? ORDER BY seq`,
-    ).safeIntegers(true);
-    const rows = statement.all(
-      BigInt(options.afterSeq ?? 0),
-      options.sinceNano ?? 0n,
-      options.untilNano ?? 9_223_372_036_854_775_807n,
-    ) as {
-      seq: bigint;
-      time_nano: bigint;
-      type: string;
-      action: string;
-      actor_id: string;
-      attributes: string;
-    }[];
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      timeNano: row.time_nano,
-      type: row.type,
-      action: row.action,
-      actorId: row.actor_id,
-      attributes: JSON.parse(row.attributes) as Record<string, string>,
-    }));
+    return this.#events.events(options);
   }
 
   /** The newest event's sequence number (0 when there is none). */
   lastEventSeq(): number {
-    const seq = this.#prepare('SELECT MAX(seq) FROM container_events').pluck().get() as number | null;
-    return seq ?? 0;
+    return this.#events.lastSeq();
   }
 }
 

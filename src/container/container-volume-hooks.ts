@@ -76,7 +76,7 @@ export class VolumeHooks implements ContainerHooks {
     const points = mountPointsOf(record.definition);
     if (points.length === 0) return undefined;
     const volumes = await this.#open();
-    return { mounts: await volumes.prepareMounts(points, rootfs) };
+    return { mounts: await volumes.prepareMounts(points, rootfs, record.id) };
   }
 
   async exit(record: ContainerRecord): Promise<void> {

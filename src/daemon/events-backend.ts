@@ -1,8 +1,8 @@
 /**
  * `GET /events` over the event log in SQLite (the container service's `events`): stored events
  * from `since`, then new ones as any process records them, until `until` or the client leaves.
- * The log holds container events; filters on other object types (network, volume, daemon...)
- * match nothing in it, so those streams stay open and quiet, as dockerd's would with nothing to
+ * The log holds container, network, volume and image events; filters on other object types
+ * (daemon, plugin...) match nothing in it, so those streams stay open and quiet, as dockerd's would with nothing to
  * report. `timeNano` goes out as a JSON number to the nanosecond (Go reads it into an int64; a
  * JavaScript number would round it to about 250 ns).
  *
@@ -18,10 +18,12 @@ import type { EventsBackend } from '../engine-api/routes/event-routes.ts';
 import type { Filters, JsonObject } from '../engine-api/routes/json-types.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 
-/** Filter keys the container event log can answer. */
+/** Filter keys the event log can answer. */
 const LOG_KEYS = new Set(['container', 'event', 'image', 'label', 'type']);
-/** Docker's other keys: valid, but no container event matches them. */
+/** Docker's other keys: valid, but no logged event matches them. */
 const OTHER_KEYS = new Set(['config', 'daemon', 'network', 'node', 'plugin', 'secret', 'service', 'volume']);
+/** The object types the log holds. */
+const LOG_TYPES = ['container', 'network', 'volume', 'image'];
 
 function toNanos(seconds: number | undefined): bigint | undefined {
   if (seconds === undefined) return undefined;
@@ -50,7 +52,7 @@ export class LocalEventsBackend implements EventsBackend {
       else if (OTHER_KEYS.has(key)) matchesNothing ||= values.length > 0;
       else throw new InvalidArgumentError(`invalid filter '${key}'`);
     }
-    if (filters.type && !filters.type.includes('container')) matchesNothing = true;
+    if (filters.type && !filters.type.some((type) => LOG_TYPES.includes(type))) matchesNothing = true;
     const since = toNanos(options.since);
     const until = toNanos(options.until);
     if (matchesNothing) {

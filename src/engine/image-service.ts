@@ -76,19 +76,30 @@ export class ImageService {
   /** `docker import`: returns the new image's id and record. */
   async import(options: ImportImageOptions): Promise<ImageRecord> {
     const { importImage } = await import('../image/image-import.ts');
-    return (await importImage(this.#store, options)).image;
+    const image = (await importImage(this.#store, options)).image;
+    this.#store.recordEvent('import', image.id, image.id);
+    return image;
   }
 
   /** `docker save`: a tar stream (Docker archive, or `format: 'oci'` for an OCI layout). */
   async save(names: readonly string[], options: SaveOptions = {}): Promise<Readable> {
     const { saveImages } = await import('../image/image-save.ts');
-    return saveImages(this.#store, names, options);
+    const stream = await saveImages(this.#store, names, options);
+    this.#savedEvents(names);
+    return stream;
   }
 
   /** `save --format oci -o DIR/`: an OCI image layout directory. */
   async saveToDirectory(names: readonly string[], dir: string, options: SaveOptions = {}): Promise<void> {
     const { saveImagesToDirectory } = await import('../image/image-save.ts');
-    return saveImagesToDirectory(this.#store, names, dir, options);
+    await saveImagesToDirectory(this.#store, names, dir, options);
+    this.#savedEvents(names);
+  }
+
+  /** Docker's `save` event, once per image saved (actor and `name`: the image id). */
+  #savedEvents(names: readonly string[]): void {
+    const ids = new Set(names.map((name) => this.#store.find(name)?.id).filter((id) => id !== undefined));
+    for (const id of ids) this.#store.recordEvent('save', id, id);
   }
 
   /** `docker load`: a tar stream (plain or compressed) or `{ directory }` of an OCI layout. */
@@ -97,7 +108,10 @@ export class ImageService {
     options: LoadOptions = {},
   ): Promise<LoadResult> {
     const { loadImages } = await import('../image/image-load.ts');
-    return loadImages(this.#store, source, options);
+    const result = await loadImages(this.#store, source, options);
+    // Docker's `load` event, once per image loaded (actor and `name`: the image id)
+    for (const image of result.images) this.#store.recordEvent('load', image.id, image.id);
+    return result;
   }
 
   /** The images half of `docker system df`. */

@@ -238,6 +238,7 @@ export class ImageTransferService {
       const result: PullResult = { references: [], ids: [] };
       for (const tag of tags.sort()) {
         const one = await this.#pullOne(withTag(parsed, tag), options, progress);
+        this.#event('pull', withTag(parsed, tag));
         result.references.push(one.reference);
         result.ids.push(one.id);
       }
@@ -246,6 +247,7 @@ export class ImageTransferService {
     if (parsed.tag === undefined && parsed.digest === undefined)
       progress({ status: 'Using default tag: latest' });
     const one = await this.#pullOne(withDefaultTag(parsed), options, progress);
+    this.#event('pull', parsed.digest === undefined ? withDefaultTag(parsed) : parsed);
     return { references: [one.reference], ids: [one.id] };
   }
 
@@ -515,8 +517,16 @@ export class ImageTransferService {
     }
     progress({ status: `The push refers to repository [${referenceName(parsed)}]` });
     const result: PushResult = { pushed: [] };
-    for (const tag of tags) result.pushed.push(await this.#pushOne(withTag(parsed, tag), options, progress));
+    for (const tag of tags) {
+      result.pushed.push(await this.#pushOne(withTag(parsed, tag), options, progress));
+      this.#event('push', withTag(parsed, tag));
+    }
     return result;
+  }
+
+  /** Docker's pull and push events: the actor is the reference as the user writes it, `name` its repository. */
+  #event(action: 'pull' | 'push', reference: Reference): void {
+    this.#images.recordEvent(action, familiarString(reference), familiarName(reference));
   }
 
   async #pushOne(

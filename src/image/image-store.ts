@@ -16,6 +16,7 @@
 import type { ContentStore } from '../content/content-store.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { MetadataDatabase } from '../metadata/database.ts';
+import { EventLog } from '../metadata/event-log.ts';
 import { type ImageRecord, ImageRecords } from '../metadata/image-records.ts';
 import type { LeaseStore } from '../metadata/lease-store.ts';
 import { chainIds } from '../oci/chain-id.ts';
@@ -201,6 +202,7 @@ function parseBool(key: string, value: string): boolean {
 
 export class ImageStore {
   readonly #db: MetadataDatabase;
+  #eventLog: EventLog | undefined;
   readonly #records: ImageRecords;
   readonly #content: ContentStore;
   readonly #leases: LeaseStore;
@@ -439,10 +441,13 @@ export class ImageStore {
     }
     const key = formatReference(withDefaultTag(ref));
     // resolve and set in one transaction: the image cannot vanish in between
-    this.#db.write(() => {
+    const image = this.#db.write(() => {
       const image = this.resolve(source);
       this.#records.setTag(key, image.id);
+      return image;
     });
+    // Docker's `tag`: the actor is the image id, `name` the new tag as the user would write it
+    this.#event('tag', image.id, familiarString(parseNormalizedReference(key)));
     return key;
   }
 
@@ -466,9 +471,42 @@ export class ImageStore {
    * image or lease needs. Returns Docker's list of Untagged/Deleted entries.
    */
   async remove(refOrId: string, options: RemoveImageOptions = {}): Promise<DeleteResponseItem[]> {
+    const target = this.find(refOrId)?.id ?? '';
     const { items, freed } = this.#db.write(() => this.#removeInTransaction(refOrId, options));
+    this.#deleteEvents(items, target);
     if (freed.length > 0) await this.#content.garbageCollect({ candidates: freed as Digest[] });
     return items;
+  }
+
+  /** Records an image event (Docker's LogImageEvent: actor id, and the `name` attribute). */
+  #event(action: string, actorId: string, name: string, extra: Record<string, string> = {}): void {
+    (this.#eventLog ??= new EventLog(this.#db)).tryAdd({
+      type: 'image',
+      action,
+      actorId,
+      attributes: { name, ...extra },
+    });
+  }
+
+  /**
+   * The `untag` and `delete` events of an rmi or prune, in its items' order. An `Untagged` entry
+   * belongs to the image of the `Deleted` entry after it (or `target` when none follows); Docker
+   * names the image by its id in both (`name` = the id too).
+   */
+  #deleteEvents(items: readonly DeleteResponseItem[], target: string): void {
+    items.forEach((item, index) => {
+      if ('Deleted' in item) this.#event('delete', item.Deleted, item.Deleted);
+      else {
+        const next = items.slice(index).find((later) => 'Deleted' in later);
+        const owner = next && 'Deleted' in next ? next.Deleted : target;
+        this.#event('untag', owner, owner);
+      }
+    });
+  }
+
+  /** Records an image event from the image services (pull, push, import, load, save). */
+  recordEvent(action: string, actorId: string, name: string): void {
+    this.#event(action, actorId, name);
   }
 
   #removeInTransaction(
@@ -617,8 +655,15 @@ export class ImageStore {
       }
       return items;
     });
+    this.#deleteEvents(items, '');
     // a full collection: it also reclaims blobs left by interrupted imports and loads
     const gc = await this.#content.garbageCollect();
+    (this.#eventLog ??= new EventLog(this.#db)).tryAdd({
+      type: 'image',
+      action: 'prune',
+      actorId: '',
+      attributes: { reclaimed: String(gc.bytes) },
+    });
     return { ImagesDeleted: items.length > 0 ? items : null, SpaceReclaimed: gc.bytes };
   }
 

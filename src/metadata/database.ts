@@ -30,6 +30,7 @@
  *   content_labels      digest TEXT, key TEXT, value TEXT, PK (digest, key)
  *   containers          id TEXT PK, name TEXT UNIQUE, image_id TEXT, created_at INTEGER,
  *                       spec TEXT (JSON)            placeholder the container service extends
+ *   container_events    the event log of every object type (event-log.ts)
  *
  * @example
  * const db = openMetadataDatabase('/var/lib/wharf');
@@ -52,6 +53,22 @@ export interface Migration {
   /** Runs inside the migration's write transaction: synchronous SQL only. */
   up(db: Database.Database): void;
 }
+
+/**
+ * The event log's table (see event-log.ts), made by the core migrations so every area may record
+ * events; the container migration, which made it first, runs the same `IF NOT EXISTS` statement.
+ */
+export const EVENT_LOG_SQL = `
+  CREATE TABLE IF NOT EXISTS container_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_nano INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX IF NOT EXISTS container_events_time ON container_events(time_nano);
+`;
 
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -120,6 +137,12 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         );
         CREATE INDEX containers_image ON containers(image_id);
       `);
+    },
+  },
+  {
+    name: 'metadata-2-event-log',
+    up(db) {
+      db.exec(EVENT_LOG_SQL);
     },
   },
 ];

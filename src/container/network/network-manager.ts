@@ -42,6 +42,7 @@ import {
   NotFoundError,
 } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
+import { EventLog } from '../../metadata/event-log.ts';
 import { nodeCrypto } from '../../util/node-crypto.ts';
 import { isProcessAlive } from '../../util/process-alive.ts';
 import { randomHex } from '../../util/random-hex.ts';
@@ -172,6 +173,7 @@ function sandboxFiles(request: AttachRequest): SandboxFiles {
 
 export class NetworkManager {
   readonly store: NetworkStore;
+  #eventLog: EventLog | undefined;
   readonly root: string;
   readonly tag: string;
   readonly runDir: string;
@@ -382,7 +384,22 @@ export class NetworkManager {
       this.store.deleteNetwork(network.id);
       throw error;
     }
+    this.#event('create', network);
     return network;
+  }
+
+  /** Docker's network event: the actor is the network's id, with its `name` and `type` (driver). */
+  #event(action: string, network: NetworkRecord, containerId?: string): void {
+    (this.#eventLog ??= new EventLog(this.store.db)).tryAdd({
+      type: 'network',
+      action,
+      actorId: network.id,
+      attributes: {
+        ...(containerId !== undefined ? { container: containerId } : {}),
+        name: network.name,
+        type: network.driver,
+      },
+    });
   }
 
   /** The bridge and its rules; `rules` forces rewriting the rules of an existing bridge. */
@@ -430,6 +447,7 @@ export class NetworkManager {
     }
     await this.#removeKernelNetwork(network);
     this.store.deleteNetwork(network.id);
+    this.#event('destroy', network);
     await reloadDns(this.dnsDir);
     return network;
   }
@@ -442,6 +460,7 @@ export class NetworkManager {
       if (this.store.endpointsOfNetwork(network.id).length > 0) continue;
       await this.#removeKernelNetwork(network);
       this.store.deleteNetwork(network.id);
+      this.#event('destroy', network);
       removed.push(network.name);
     }
     if (removed.length) await reloadDns(this.dnsDir);
@@ -508,6 +527,19 @@ export class NetworkManager {
     if (existing?.state === 'ready' && existing.bootId === this.#bootId && existsSync(existing.netns)) {
       return this.#result(containerId);
     }
+    const result = await this.#attach(containerId, request, existing);
+    // Docker's `connect` for each network the container joins as it starts
+    for (const { network } of this.containerState(containerId).endpoints) {
+      this.#event('connect', network, containerId);
+    }
+    return result;
+  }
+
+  async #attach(
+    containerId: string,
+    request: AttachRequest,
+    existing: SandboxRecord | undefined,
+  ): Promise<AttachResult> {
     // a half-made sandbox, or addresses left without one (a crash between the two), go first
     if (existing || this.store.endpointsOfContainer(containerId).some((e) => e.ip)) {
       await this.detachContainer(containerId);
@@ -829,6 +861,8 @@ export class NetworkManager {
     const state = this.containerState(containerId);
     const hadAddresses = state.endpoints.some((e) => e.ip);
     if (!sandbox && !hadAddresses) return;
+    // Docker's `disconnect` for each network the container leaves as it stops
+    for (const { network } of state.endpoints) this.#event('disconnect', network, containerId);
     const dnsNetworks = state.endpoints.filter((e) => e.network.dns).map((e) => e.network);
     if (sandbox && sandbox.bootId === this.#bootId) {
       const primaryIp = state.endpoints[0]?.ip ?? '0.0.0.0';
@@ -927,6 +961,7 @@ export class NetworkManager {
       throw error;
     }
     this.#updateContainerFiles(container.id, { added: ip, dnsBefore });
+    this.#event('connect', network, container.id);
   }
 
   /** `network disconnect` (a running container's /etc/hosts loses the address's line). */
@@ -947,7 +982,10 @@ export class NetworkManager {
     if (endpoint.ip) await removeInterface(endpoint.hostVeth ?? hostVethName(containerId, network.id));
     this.store.deleteEndpoint(containerId, network.id);
     if (network.dns) await this.#refreshDns([network]);
-    if (endpoint.ip) this.#updateContainerFiles(containerId, { removed: endpoint.ip, dnsBefore });
+    if (endpoint.ip) {
+      this.#updateContainerFiles(containerId, { removed: endpoint.ip, dnsBefore });
+      this.#event('disconnect', network, containerId);
+    }
   }
 
   /** The published ports of an attached container (`wharf port`). */

@@ -32,6 +32,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../../errors/index.ts';
 import type { MetadataDatabase } from '../../metadata/database.ts';
+import { EventLog } from '../../metadata/event-log.ts';
 import type { MountRequest } from '../../runtime/spec.ts';
 import { goMapOrder } from '../../util/go-map-order.ts';
 import { randomHex } from '../../util/random-hex.ts';
@@ -40,7 +41,6 @@ import { extractArchive } from '../fs/archive-extractor.ts';
 import { archiveEntry } from '../fs/archive-writer.ts';
 import { RootedFs } from '../fs/rooted-fs.ts';
 import { isMountPoint } from '../mount-points.ts';
-import { nowNanos } from '../timestamps.ts';
 import {
   checkLocalOptions,
   hasDevice,
@@ -138,6 +138,7 @@ function depth(path: string): number {
 
 export class VolumeManager {
   readonly store: VolumeStore;
+  #eventLog: EventLog | undefined;
   readonly root: string;
 
   constructor(db: MetadataDatabase, root: string) {
@@ -310,18 +311,14 @@ export class VolumeManager {
     this.#event('destroy', volume.name);
   }
 
-  #event(action: string, name: string): void {
-    try {
-      new ContainerRecords(this.store.db).addEvent({
-        timeNano: nowNanos(),
-        type: 'volume',
-        action,
-        actorId: name,
-        attributes: { driver: LOCAL_DRIVER },
-      });
-    } catch {
-      // Events are a courtesy: a database without the events table (tests) is no error.
-    }
+  /** Docker's volume event: the actor is the volume's name, `driver` is always there. */
+  #event(action: string, name: string, attributes: Record<string, string> = {}): void {
+    (this.#eventLog ??= new EventLog(this.store.db)).tryAdd({
+      type: 'volume',
+      action,
+      actorId: name,
+      attributes: { driver: LOCAL_DRIVER, ...attributes },
+    });
   }
 
   // ---- container mounts ----
@@ -489,7 +486,11 @@ export class VolumeManager {
    * mounts, parents before children. `rootfs` is the container's mounted root (the image's
    * content for seeding volumes).
    */
-  async prepareMounts(points: readonly StoredMountPoint[], rootfs: string): Promise<MountRequest[]> {
+  async prepareMounts(
+    points: readonly StoredMountPoint[],
+    rootfs: string,
+    containerId?: string,
+  ): Promise<MountRequest[]> {
     const requests: MountRequest[] = [];
     for (const point of points) {
       switch (point.Type) {
@@ -520,6 +521,15 @@ export class VolumeManager {
           await mkdir(data, { recursive: true, mode: 0o755 });
           await mountLocalVolume(data, volume.options);
           if (point.CopyData !== false) await seedVolume(rootfs, point.Destination, data);
+          // Docker's `mount` event, at each start of a container using the volume
+          if (containerId !== undefined) {
+            this.#event('mount', volume.name, {
+              container: containerId,
+              destination: point.Destination,
+              propagation: point.Propagation,
+              'read/write': String(point.RW),
+            });
+          }
           requests.push({
             type: 'bind',
             source: data,
@@ -551,7 +561,10 @@ export class VolumeManager {
     for (const point of points) {
       if (point.Type !== 'volume' || !point.Name) continue;
       const volume = this.store.get(point.Name);
-      if (!volume || !hasDevice(volume.options)) continue;
+      if (!volume) continue;
+      // Docker's `unmount` event, at each end of a run, whether or not a device comes off
+      this.#event('unmount', volume.name, { container: containerId });
+      if (!hasDevice(volume.options)) continue;
       if (this.store.users(volume.name, { except: containerId, activeOnly: true }).length > 0) continue;
       await unmountLocalVolume(this.dataPath(volume.name));
     }

@@ -361,6 +361,34 @@ describe('docker CLI 28 against wharf system service: containers', { skip, timeo
     assert.equal(viaApi, stored);
   });
 
+  it('docker events --filter type=network / type=volume streams their events from the log', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const networkId = (await docker(['network', 'create', 'evented-net'])).trim();
+    await docker(['volume', 'create', 'evented-vol']);
+    await docker(['network', 'rm', 'evented-net']);
+    await docker(['volume', 'rm', 'evented-vol']);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const read = (filters: string[], attributes: string) =>
+      docker([
+        'events',
+        '--since',
+        String(since),
+        '--until',
+        String(until),
+        ...filters,
+        '--format',
+        `{{.Type}} {{.Action}} {{.Actor.ID}} ${attributes}`,
+      ]);
+    assert.equal(
+      await read(['--filter', 'type=network'], '{{.Actor.Attributes.name}} {{.Actor.Attributes.type}}'),
+      `network create ${networkId} evented-net bridge\nnetwork destroy ${networkId} evented-net bridge\n`,
+    );
+    assert.equal(
+      await read(['--filter', 'type=volume', '--filter', 'event=destroy'], '{{.Actor.Attributes.driver}}'),
+      'volume destroy evented-vol local\n',
+    );
+  });
+
   it('docker system df counts the containers', async () => {
     const out = await docker(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}/{{.Active}}']);
     const containers = out
