@@ -202,21 +202,13 @@ export class ContainerRecords {
   readonly #db: MetadataDatabase;
   readonly #events: EventLog;
 
-  /** Compiled statements by SQL text: compiling costs more than running most of these. */
-  readonly #statements = new Map<string, Statement>();
-
   constructor(db: MetadataDatabase) {
     this.#db = db;
     this.#events = new EventLog(db);
   }
 
   #prepare(sql: string): Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.sql.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    return this.#db.statement(sql);
   }
 
   get db(): MetadataDatabase {

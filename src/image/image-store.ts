@@ -202,7 +202,6 @@ function parseBool(key: string, value: string): boolean {
 
 export class ImageStore {
   readonly #db: MetadataDatabase;
-  #eventLog: EventLog | undefined;
   readonly #records: ImageRecords;
   readonly #content: ContentStore;
   readonly #leases: LeaseStore;
@@ -480,7 +479,7 @@ export class ImageStore {
 
   /** Records an image event (Docker's LogImageEvent: actor id, and the `name` attribute). */
   #event(action: string, actorId: string, name: string, extra: Record<string, string> = {}): void {
-    (this.#eventLog ??= new EventLog(this.#db)).tryAdd({
+    new EventLog(this.#db).tryAdd({
       type: 'image',
       action,
       actorId,
@@ -658,7 +657,7 @@ export class ImageStore {
     this.#deleteEvents(items, '');
     // a full collection: it also reclaims blobs left by interrupted imports and loads
     const gc = await this.#content.garbageCollect();
-    (this.#eventLog ??= new EventLog(this.#db)).tryAdd({
+    new EventLog(this.#db).tryAdd({
       type: 'image',
       action: 'prune',
       actorId: '',

@@ -150,6 +150,7 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
 /** An open metadata database. Close it when done (`close()` or `using`). */
 export class MetadataDatabase implements Disposable {
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement<unknown[]>>();
   readonly path: string;
 
   constructor(db: Database.Database, path: string) {
@@ -160,6 +161,20 @@ export class MetadataDatabase implements Disposable {
   /** The better-sqlite3 handle, for the stores built on this database. */
   get sql(): Database.Database {
     return this.#db;
+  }
+
+  /**
+   * The statement for `sql`, compiled once per open database and shared by every store on it
+   * (compiling costs more than running most statements: the container records and the event
+   * log run theirs at every step of a container).
+   */
+  statement(sql: string): Database.Statement<unknown[]> {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /**

@@ -12,10 +12,7 @@
  * @example
  * new EventLog(db).add({ type: 'network', action: 'create', actorId: id, attributes: { name, type: 'bridge' } });
  */
-import type Database from 'better-sqlite3';
 import type { MetadataDatabase } from './database.ts';
-
-type Statement = Database.Statement<unknown[]>;
 
 export { EVENT_LOG_SQL } from './database.ts';
 
@@ -42,37 +39,28 @@ export function eventNanos(): bigint {
 
 export class EventLog {
   readonly #db: MetadataDatabase;
-  /** Statements prepared once per log: `add` runs on every container step, `events` in every tail. */
-  readonly #statements = new Map<string, Statement>();
 
   constructor(db: MetadataDatabase) {
     this.#db = db;
   }
 
-  #prepare(sql: string): Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.sql.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
   /** Records an event (now, unless `timeNano` is given). */
   add(event: Omit<StoredEvent, 'seq' | 'timeNano'> & { timeNano?: bigint }): void {
     this.#db.write(() => {
-      const info = this.#prepare(
-        'INSERT INTO container_events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
-      ).run(
-        event.timeNano ?? eventNanos(),
-        event.type,
-        event.action,
-        event.actorId,
-        JSON.stringify(event.attributes),
-      );
+      const info = this.#db
+        .statement(
+          'INSERT INTO container_events (time_nano, type, action, actor_id, attributes) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(
+          event.timeNano ?? eventNanos(),
+          event.type,
+          event.action,
+          event.actorId,
+          JSON.stringify(event.attributes),
+        );
       const seq = Number(info.lastInsertRowid);
       if (seq % 500 === 0) {
-        this.#prepare('DELETE FROM container_events WHERE seq <= ?').run(seq - EVENTS_KEPT);
+        this.#db.statement('DELETE FROM container_events WHERE seq <= ?').run(seq - EVENTS_KEPT);
       }
     });
   }
@@ -91,10 +79,12 @@ export class EventLog {
 
   /** Events after sequence number `afterSeq` (and at or after `sinceNano`), oldest first. */
   events(options: { afterSeq?: number; sinceNano?: bigint; untilNano?: bigint } = {}): StoredEvent[] {
-    const statement = this.#prepare(
-      `SELECT seq, time_nano, type, action, actor_id, attributes FROM container_events
+    const statement = this.#db
+      .statement(
+        `SELECT seq, time_nano, type, action, actor_id, attributes FROM container_events
          WHERE seq > ? AND time_nano >= ? AND time_nano <= ? ORDER BY seq`,
-    ).safeIntegers(true);
+      )
+      .safeIntegers(true);
     const rows = statement.all(
       BigInt(options.afterSeq ?? 0),
       options.sinceNano ?? 0n,
@@ -119,7 +109,7 @@ export class EventLog {
 
   /** The newest event's sequence number (0 when there is none). */
   lastSeq(): number {
-    const seq = this.#prepare('SELECT MAX(seq) FROM container_events').pluck().get() as number | null;
+    const seq = this.#db.statement('SELECT MAX(seq) FROM container_events').pluck().get() as number | null;
     return seq ?? 0;
   }
 }

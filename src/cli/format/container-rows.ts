@@ -12,6 +12,7 @@ import { DEFAULT_QUIET_FORMAT, FormatError, listingRow, TABLE_FORMAT } from './f
 import { quote } from './go-fmt.ts';
 import { type GoTemplate, TemplateExecError, TemplateParseError } from './go-template.ts';
 import { GoNil } from './go-value.ts';
+import { labelsColumn } from './labels-column.ts';
 import { bytesSize, ellipsis, goTime, humanSize, timeAgo, truncateId } from './units.ts';
 
 export const DEFAULT_CONTAINER_TABLE =
@@ -77,10 +78,7 @@ export function containerRow(
   const created = new Date(summary.Created * 1000);
   let command = summary.Command;
   if (options.trunc) command = ellipsis(command, 20);
-  const labels = Object.entries(summary.Labels)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, value]) => `${key}=${value}`)
-    .join(',');
+  const labels = labelsColumn(summary.Labels);
   const mounts = summary.Mounts as Array<{ Name?: string; Source: string; Driver?: string }>;
   const networkNames = Object.keys(summary.NetworkSettings.Networks).sort();
   // docker/cli's Size(): 0B when the sizes were not asked for (`--format json` without -s)

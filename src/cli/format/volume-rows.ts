@@ -7,6 +7,7 @@
  */
 import type { VolumeView } from '../../container/volume/volume-manager.ts';
 import { listingRow } from './formatter.ts';
+import { labelsColumn } from './labels-column.ts';
 import { humanSize } from './units.ts';
 
 export const VOLUME_HEADER = {
@@ -30,10 +31,7 @@ export function volumeRow(volume: VolumeView) {
     Driver: volume.Driver,
     Scope: volume.Scope,
     Mountpoint: volume.Mountpoint,
-    Labels: Object.entries(labels)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, value]) => `${key}=${value}`)
-      .join(','),
+    Labels: labelsColumn(labels),
     Links: volume.UsageData ? String(volume.UsageData.RefCount) : 'N/A',
     Size: volume.UsageData ? humanSize(volume.UsageData.Size) : 'N/A',
     // Docker prints N/A for these cluster-volume fields when the volume is not a cluster volume

@@ -173,7 +173,6 @@ function sandboxFiles(request: AttachRequest): SandboxFiles {
 
 export class NetworkManager {
   readonly store: NetworkStore;
-  #eventLog: EventLog | undefined;
   readonly root: string;
   readonly tag: string;
   readonly runDir: string;
@@ -390,7 +389,7 @@ export class NetworkManager {
 
   /** Docker's network event: the actor is the network's id, with its `name` and `type` (driver). */
   #event(action: string, network: NetworkRecord, containerId?: string): void {
-    (this.#eventLog ??= new EventLog(this.store.db)).tryAdd({
+    new EventLog(this.store.db).tryAdd({
       type: 'network',
       action,
       actorId: network.id,

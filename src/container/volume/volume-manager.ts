@@ -138,7 +138,6 @@ function depth(path: string): number {
 
 export class VolumeManager {
   readonly store: VolumeStore;
-  #eventLog: EventLog | undefined;
   readonly root: string;
 
   constructor(db: MetadataDatabase, root: string) {
@@ -313,7 +312,7 @@ export class VolumeManager {
 
   /** Docker's volume event: the actor is the volume's name, `driver` is always there. */
   #event(action: string, name: string, attributes: Record<string, string> = {}): void {
-    (this.#eventLog ??= new EventLog(this.store.db)).tryAdd({
+    new EventLog(this.store.db).tryAdd({
       type: 'volume',
       action,
       actorId: name,
