@@ -35,6 +35,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from '../errors/in
 import { OciRuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { findExecutable } from '../runtime/runtime-probe.ts';
+import { shellQuote } from '../util/shell-quote.ts';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from './detach-keys.ts';
 
 interface ExecInstance {
@@ -79,11 +80,6 @@ function strings(value: unknown, field: string): string[] {
     throw new InvalidArgumentError(`Cannot create an exec instance: ${field} must be a list of strings`);
   }
   return value as string[];
-}
-
-/** Single-quotes a word for sh. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -51,6 +51,7 @@ import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FailedPreconditionError, InternalError, isErrno, UnavailableError } from '../errors/index.ts';
+import { shellQuote } from '../util/shell-quote.ts';
 import { moveProcessToCgroup, readOomKills } from './cgroups.ts';
 import { readOnlyRuntime } from './read-only-runtime.ts';
 import type { RuntimeDriver } from './runtime-driver.ts';
@@ -500,11 +501,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
   });
   promise.catch(() => undefined); // the caller may never look (a failed spawn)
   return { promise, resolve, reject };
-}
-
-/** A word for `sh`, in single quotes so that nothing in it is interpreted. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** What the prelude's `sh` writes to its status pipe (fd 5) once the command has succeeded. */
