@@ -12,7 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { dpkgStatus, type LayerEntry, layerTar } from '../../helpers/scan-fixtures.ts';
+import {
+  debianRange,
+  dirs,
+  dpkgStatus,
+  type LayerEntry,
+  layerTar,
+  OPENSSL_ADVISORY,
+  OPENSSL_FINDING,
+  writeOsvRecord,
+} from '../../helpers/scan-fixtures.ts';
 import { wharfBin } from '../../helpers/wharf.ts';
 
 const run = promisify(execFile);
@@ -72,22 +81,16 @@ describe('wharf image scan', () => {
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.11-1~deb12u1') },
     ]);
     const deleteStatus = await layerTar([
-      { name: 'var/', type: 'directory' },
-      { name: 'var/lib/', type: 'directory' },
-      { name: 'var/lib/dpkg/', type: 'directory' },
+      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/.wh.status' },
     ]);
     const opaque = await layerTar([
-      { name: 'var/', type: 'directory' },
-      { name: 'var/lib/', type: 'directory' },
-      { name: 'var/lib/dpkg/', type: 'directory' },
+      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/.wh..wh..opq' },
       { name: 'var/lib/dpkg/available', data: '' },
     ]);
     const upgrade = await layerTar([
-      { name: 'var/', type: 'directory' },
-      { name: 'var/lib/', type: 'directory' },
-      { name: 'var/lib/dpkg/', type: 'directory' },
+      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.13-1~deb12u1') },
     ]);
     const archive = join(work, 'images.tar');
@@ -102,39 +105,13 @@ describe('wharf image scan', () => {
     );
     await run(wharfBin, ['--root', root, 'load', '-i', archive]);
 
-    const record = (name: string, value: unknown) =>
-      writeFile(join(db, 'debian', name), JSON.stringify(value));
-    await record('DSA-5585-1.json', {
-      schema_version: '1.6.0',
-      id: 'DSA-5585-1',
-      aliases: ['CVE-2023-5678'],
-      summary: 'openssl - security update',
-      database_specific: { severity: 'HIGH' },
-      affected: [
-        {
-          package: { ecosystem: 'Debian:12', name: 'openssl' },
-          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.0.13-1~deb12u1' }] }],
-        },
-      ],
-    });
-    await record('DSA-5417-1.json', {
-      id: 'DSA-5417-1',
+    await writeOsvRecord(db, 'DSA-5585-1', OPENSSL_ADVISORY);
+    await writeOsvRecord(db, 'DSA-5417-1', {
       summary: 'an older openssl fix',
-      affected: [
-        {
-          package: { ecosystem: 'Debian:12', name: 'openssl' },
-          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '3.0.9-1' }] }],
-        },
-      ],
+      affected: debianRange('openssl', '3.0.9-1'),
     });
-    await record('DEBIAN-CVE-2022-3715.json', {
-      id: 'DEBIAN-CVE-2022-3715',
-      affected: [
-        {
-          package: { ecosystem: 'Debian:11', name: 'bash' },
-          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '5.1-2+deb11u1' }] }],
-        },
-      ],
+    await writeOsvRecord(db, 'DEBIAN-CVE-2022-3715', {
+      affected: debianRange('bash', '5.1-2+deb11u1', 'Debian:11'),
     });
   });
   after(async () => {
@@ -162,16 +139,7 @@ describe('wharf image scan', () => {
     assert.equal(report.Ecosystem, 'Debian:12');
     assert.equal(report.PackageCount, 3);
     assert.equal(report.Summary.Total, 2);
-    assert.deepEqual(report.Vulnerabilities[1], {
-      VulnerabilityID: 'DSA-5585-1',
-      Aliases: ['CVE-2023-5678'],
-      PkgName: 'openssl',
-      SrcName: 'openssl',
-      InstalledVersion: '3.0.11-1~deb12u1',
-      FixedVersion: '3.0.13-1~deb12u1',
-      Severity: 'HIGH',
-      Summary: 'openssl - security update',
-    });
+    assert.deepEqual(report.Vulnerabilities[1], OPENSSL_FINDING);
     const low = await scan(['scan-base:1', '--db', db, '--severity', 'LOW,CRITICAL', '--exit-code', '3']);
     assert.match(low.stdout, /^Total: 0 /m);
     await assert.rejects(

@@ -5,14 +5,22 @@
 // changes; the pull policy answers 412 for a vulnerable manifest; access rules hold; the web UI
 // shows the findings escaped; an index is scanned platform by platform.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { AccountService } from '../../../src/registry/auth/account-service.ts';
 import { SqliteAccessStore } from '../../../src/registry/auth/sqlite-access-store.ts';
-import { dpkgStatus, type LayerEntry, layerTar } from '../../helpers/scan-fixtures.ts';
+import {
+  debianRange,
+  dirs,
+  dpkgStatus,
+  layerTar,
+  OPENSSL_ADVISORY,
+  OPENSSL_FINDING,
+  writeOsvRecord,
+} from '../../helpers/scan-fixtures.ts';
 import {
   basicAuth,
   descriptor,
@@ -39,9 +47,6 @@ const ALICE = basicAuth('alice', 'alice-pw'); // developer of the private projec
 const GUS = basicAuth('gus', 'gus-pw'); // guest of `team`: pull only
 const BOB = basicAuth('bob', 'bob-pw'); // no membership
 const HOSTILE = '<img src=x onerror=alert(1)>';
-
-const dirs = (...names: string[]): LayerEntry[] =>
-  names.map((name) => ({ name: `${name}/`, type: 'directory' }));
 
 /** An image of tar layers (`gzip` per layer), pushed as OCI. */
 function imageOf(
@@ -74,22 +79,6 @@ function imageOf(
 }
 
 /** The OSV records of the test database (debian/*.json). */
-async function writeRecord(db: string, id: string, value: Record<string, unknown>): Promise<void> {
-  await writeFile(
-    join(db, 'debian', `${id}.json`),
-    JSON.stringify({ schema_version: '1.6.0', id, ...value }),
-  );
-}
-
-function debianRange(name: string, fixed: string) {
-  return [
-    {
-      package: { ecosystem: 'Debian:12', name },
-      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }],
-    },
-  ];
-}
-
 const scanPath = (repo: string, reference: string) =>
   `/api/v1/repositories/${repo}/manifests/${reference}/scan`;
 const reportPath = (repo: string, reference: string) =>
@@ -145,13 +134,8 @@ describe('registry vulnerability scanning', () => {
     work = await mkdtemp(join(tmpdir(), 'wharf-registry-scan-'));
     db = join(work, 'vulndb');
     await mkdir(join(db, 'debian'), { recursive: true });
-    await writeRecord(db, 'DSA-5585-1', {
-      aliases: ['CVE-2023-5678'],
-      summary: 'openssl - security update',
-      database_specific: { severity: 'HIGH' },
-      affected: debianRange('openssl', '3.0.13-1~deb12u1'),
-    });
-    await writeRecord(db, 'DEBIAN-CVE-2099-0001', {
+    await writeOsvRecord(db, 'DSA-5585-1', OPENSSL_ADVISORY);
+    await writeOsvRecord(db, 'DEBIAN-CVE-2099-0001', {
       summary: `bash: ${HOSTILE}`,
       database_specific: { severity: 'LOW' },
       affected: debianRange('bash', '5.2.15-3'),
@@ -278,16 +262,7 @@ describe('registry vulnerability scanning', () => {
       assert.equal(report.Ecosystem, 'Debian:12');
       assert.equal(report.PackageCount, 3);
       assert.deepEqual(report.Summary, { Total: 3, CRITICAL: 0, HIGH: 2, MEDIUM: 0, LOW: 1, UNKNOWN: 0 });
-      assert.deepEqual(report.Vulnerabilities[1], {
-        VulnerabilityID: 'DSA-5585-1',
-        Aliases: ['CVE-2023-5678'],
-        PkgName: 'openssl',
-        SrcName: 'openssl',
-        InstalledVersion: '3.0.11-1~deb12u1',
-        FixedVersion: '3.0.13-1~deb12u1',
-        Severity: 'HIGH',
-        Summary: 'openssl - security update',
-      });
+      assert.deepEqual(report.Vulnerabilities[1], OPENSSL_FINDING);
       assert.deepEqual(brief(report), [
         'libssl3 DSA-5585-1 HIGH 3.0.13-1~deb12u1',
         'openssl DSA-5585-1 HIGH 3.0.13-1~deb12u1',
@@ -328,7 +303,7 @@ describe('registry vulnerability scanning', () => {
       const same = await waitForReport(registry.url, 'team/app', 'vulnerable', ALICE);
       assert.equal(same.ScannedAt, first.ScannedAt, 'same digest, same database: nothing to scan again');
 
-      await writeRecord(db, 'DSA-9999-1', {
+      await writeOsvRecord(db, 'DSA-9999-1', {
         summary: 'bash - critical',
         database_specific: { severity: 'CRITICAL' },
         affected: debianRange('bash', '5.2.15-4'),
