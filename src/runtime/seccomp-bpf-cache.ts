@@ -28,7 +28,7 @@
  * // ... create the container ...
  * if (pending) await cache.remember(pending, driver, id); // keeps crun's program for the next one
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { arch, release, version } from 'node:os';
 import { join } from 'node:path';
@@ -71,9 +71,9 @@ export class SeccompBpfCache {
     }
     const material = materialOf(JSON.stringify(seccomp), driver.binary);
     if (material === undefined) return undefined;
-    const program = this.#known.get(material) ?? (await this.#load(material));
+    const program = this.#known.get(material) ?? this.#load(material);
     if (program === undefined) {
-      const key = nameOf(material);
+      const key = nameOf(Buffer.from(material, 'utf8'));
       this.#pending.set(key, material);
       return key;
     }
@@ -118,17 +118,22 @@ export class SeccompBpfCache {
     return join(this.#dir, `${key}.bpf`);
   }
 
-  /** The program kept for `material`, when its file holds that very material. */
-  async #load(material: string): Promise<string | undefined> {
+  /**
+   * The program kept for `material`, when its file holds that very material. Read synchronously:
+   * one file of a few KB on the way of every start, where readFile's four thread-pool round trips
+   * (open, stat, read, close) cost 0.5-2 ms.
+   */
+  #load(material: string): string | undefined {
+    const expected = Buffer.from(material, 'utf8');
     try {
-      const bytes = await readFile(this.#file(nameOf(material)));
+      const bytes = readFileSync(this.#file(nameOf(expected)));
       const end = bytes.indexOf(10);
       const head = end < 0 ? '' : bytes.toString('latin1', 0, end);
       if (!head.startsWith(HEADER)) return undefined;
       const length = Number(head.slice(HEADER.length));
       if (!Number.isSafeInteger(length) || length < 0 || end + 1 + length > bytes.length) return undefined;
       const kept = bytes.subarray(end + 1, end + 1 + length);
-      if (!kept.equals(Buffer.from(material, 'utf8'))) return undefined;
+      if (!kept.equals(expected)) return undefined;
       const program = bytes.subarray(end + 1 + length);
       if (!validProgram(program)) return undefined;
       const encoded = program.toString('base64');
@@ -157,17 +162,26 @@ function materialOf(seccompJson: string, binary: string): string | undefined {
 }
 
 /**
- * A file name for `material`: FNV-1a over its UTF-16 code units in two 32-bit lanes (each with
- * its own offset basis and multiplier), 16 hex digits. Spreads names well; it is not collision-resistant, and need not be (the
- * file holds the material, compared on load).
+ * A file name for `material` (its UTF-8 bytes): FNV-1a over its 32-bit words in two lanes (each
+ * with its own offset basis and multiplier), 16 hex digits. Spreads names well; it is not
+ * collision-resistant, and need not be (the file holds the material, compared on load). Words,
+ * not characters: a quarter of the steps over the ~20 KB of a profile, which a start runs once,
+ * in V8's interpreter (0.3 ms against 1-2 ms here).
  */
-function nameOf(material: string): string {
+function nameOf(material: Buffer): string {
+  // an Int32Array needs an offset that is a multiple of 4: a copy is made at one
+  const bytes = material.byteOffset % 4 === 0 ? material : Buffer.from(material);
+  const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
   let a = 0x811c9dc5;
   let b = 0x9e3779b9;
-  for (let i = 0; i < material.length; i++) {
-    const unit = material.charCodeAt(i);
-    a = Math.imul(a ^ unit, 0x01000193);
-    b = Math.imul(b ^ unit, 0x5bd1e995);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    a = Math.imul(a ^ word, 0x01000193);
+    b = Math.imul(b ^ word, 0x5bd1e995);
+  }
+  for (let i = words.length * 4; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i]!, 0x01000193);
+    b = Math.imul(b ^ bytes[i]!, 0x5bd1e995);
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
