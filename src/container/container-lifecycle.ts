@@ -29,10 +29,10 @@
  * await cleanupRun(context, started.id, started.generation);
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, isErrno, NotFoundError } from '../errors/index.ts';
+import { ConflictError, NotFoundError } from '../errors/index.ts';
 import { removeCgroupTree } from '../runtime/cgroups.ts';
 import {
   type ContainerExit,
@@ -46,6 +46,7 @@ import type { RuntimeDriver } from '../runtime/runtime-driver.ts';
 import { runtimePaths } from '../runtime/runtime-paths.ts';
 import { type MountRequest, type NetworkMode, serializeRuntimeSpec } from '../runtime/spec.ts';
 import { tracePhase } from '../util/phase-trace.ts';
+import { unlinkIfPresent } from '../util/sync-fs.ts';
 import { effectiveHealthcheck } from './container-config.ts';
 import type { ContainerContext } from './container-context.ts';
 import { withContainerLock } from './container-lock.ts';
@@ -475,15 +476,6 @@ async function releaseRuntimeState(
   await discardDirectory(context.root, join(driver.stateDir, id));
 }
 
-/** Removes a file or symbolic link that may not be there. */
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
-}
-
 /** conmon's exit command for run `generation`: `wharf container cleanup`, guarded (see EXIT_GUARD). */
 async function exitCommand(
   context: ContainerContext,
@@ -623,7 +615,7 @@ export async function cleanupRun(
 function markCleaned(paths: ReturnType<typeof containerPaths>, generation: number): void {
   try {
     writeFileSync(paths.cleanedMarker(generation), '');
-    unlinkSync(paths.cleanedMarker(generation - 1));
+    if (generation > 1) unlinkIfPresent(paths.cleanedMarker(generation - 1));
   } catch {
     // no marker of the last run (the first run), or the directory is gone (removed meanwhile)
   }

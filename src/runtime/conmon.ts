@@ -46,12 +46,13 @@
  * await runtime.start(id);
  * const exit = await waitForExit({ id, exitDir, userdataDir });
  */
-import { existsSync, mkdirSync, readFileSync, unlinkSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, watch } from 'node:fs';
 import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { FailedPreconditionError, InternalError, isErrno, UnavailableError } from '../errors/index.ts';
+import { FailedPreconditionError, InternalError, UnavailableError } from '../errors/index.ts';
 import { shellQuote } from '../util/shell-quote.ts';
+import { readTextIfPresent, unlinkIfPresent } from '../util/sync-fs.ts';
 import { moveProcessToCgroup, readOomKills } from './cgroups.ts';
 import { readOnlyRuntime } from './read-only-runtime.ts';
 import type { RuntimeDriver } from './runtime-driver.ts';
@@ -477,15 +478,6 @@ export async function createWithConmon(options: ConmonOptions): Promise<ConmonSt
   }
 }
 
-/** Removes a file that may not exist (unlink, not rmSync: that loads Node's rimraf on first use). */
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
-}
-
 /** The prelude's status pipe: the child's fd 5, when it has one. */
 function statusPipe(child: SpawnedProcess): Readable | undefined {
   return ((child.stdio as unknown as (Readable | null)[])[5] ?? undefined) as Readable | undefined;
@@ -585,15 +577,7 @@ export async function readExit(
   options: { cgroupsPath?: string } = {},
 ): Promise<ContainerExit | undefined> {
   const paths = conmonPaths(location);
-  let text: string | undefined;
-  for (const file of [paths.exitFile, paths.persistExitFile]) {
-    try {
-      text = readFileSync(file, 'utf8');
-      break;
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw error;
-    }
-  }
+  const text = readTextIfPresent(paths.exitFile) ?? readTextIfPresent(paths.persistExitFile);
   if (text === undefined || text.trim() === '') return undefined;
   const exitCode = Number(text.trim());
   // conmon's OOM event can lose the race with the exit; the cgroup's own count cannot (until

@@ -9,7 +9,7 @@
  * const host = await readHostFacts();
  * host.hardLimits.RLIMIT_NOFILE; // 20000 here
  */
-import { accessSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { capabilitiesFromMask } from './capabilities.ts';
 
 export interface HostFacts {
@@ -65,15 +65,6 @@ export function parseProcLimits(text: string): Record<string, number> {
 
 const DEFAULT_SYSCTLS = ['net.ipv4.ping_group_range', 'net.ipv4.ip_unprivileged_port_start'];
 
-function exists(path: string): boolean {
-  try {
-    accessSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function readPossibleCpus(): number[] {
   let text: string;
   try {
@@ -109,10 +100,10 @@ function readHostFactsNow(): HostFacts {
   const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8');
   const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText)?.[1] ?? '0';
   const [, major = '0', minor = '0'] = /^(\d+)\.(\d+)/.exec(release) ?? [];
-  const sysctls = DEFAULT_SYSCTLS.filter((name) => exists(`/proc/sys/${name.replaceAll('.', '/')}`));
+  const sysctls = DEFAULT_SYSCTLS.filter((name) => existsSync(`/proc/sys/${name.replaceAll('.', '/')}`));
   const thermalThrottlePaths = readPossibleCpus()
     .map((cpu) => `/sys/devices/system/cpu/cpu${cpu}/thermal_throttle`)
-    .filter(exists);
+    .filter((path) => existsSync(path));
   return {
     hardLimits: parseProcLimits(limitsText),
     capabilities: capabilitiesFromMask(bounding),
@@ -120,7 +111,8 @@ function readHostFactsNow(): HostFacts {
     kernel: [Number(major), Number(minor)],
     sysctls,
     swapAccounting:
-      exists('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || exists('/sys/fs/cgroup/memory.swap.max'),
+      existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ||
+      existsSync('/sys/fs/cgroup/memory.swap.max'),
     thermalThrottlePaths,
   };
 }

@@ -18,12 +18,13 @@
  * const { status } = await driver.state(id);
  */
 import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isErrno, NotFoundError } from '../errors/index.ts';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import { randomHex } from '../util/random-hex.ts';
+import { unlinkIfPresent } from '../util/sync-fs.ts';
 import { cgroupPids } from './cgroups.ts';
 import type { RuntimeProcess, RuntimeResources, RuntimeState } from './oci-runtime-spec.ts';
 import { serializeRuntimeSpec } from './spec.ts';
@@ -139,15 +140,6 @@ export function runtimeErrorMessage(text: string): string {
     else if (!/level=(?:debug|info|warning)/.test(line)) messages.push(line);
   }
   return messages.join('; ') || 'no message from the runtime';
-}
-
-/** Removes a scratch file that may not exist (the runtime may not have made its log). */
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-  }
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {

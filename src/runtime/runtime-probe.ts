@@ -79,10 +79,14 @@ export function findExecutableSync(name: string): string | undefined {
   for (const dir of dirs) {
     const candidate = join(dir, name);
     try {
+      // A miss (most directories) is a stat that returns undefined: an accessSync that fails
+      // throws, and building each of those errors cost 0.1-0.2 ms in a CLI's cold code (1.7 ms
+      // of an exec here for crun, with seven directories before /usr/bin on PATH).
+      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
       accessSync(candidate, fsConstants.X_OK);
       return candidate;
     } catch {
-      // not here
+      // not here, or not executable
     }
   }
   return undefined;

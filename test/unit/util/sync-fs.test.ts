@@ -1,10 +1,25 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { copyFdBytes, lstatOrUndefined } from '../../../src/util/sync-fs.ts';
+import {
+  copyFdBytes,
+  lstatOrUndefined,
+  readTextIfPresent,
+  unlinkIfPresent,
+} from '../../../src/util/sync-fs.ts';
 
 describe('sync-fs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-sync-fs-'));
@@ -17,6 +32,27 @@ describe('sync-fs', () => {
     assert.equal(lstatOrUndefined(join(dir, 'missing')), undefined);
     assert.equal(lstatOrUndefined(join(file, 'below-a-file')), undefined); // ENOTDIR
     assert.throws(() => lstatOrUndefined(`${dir}/${'n'.repeat(300)}`), { code: 'ENAMETOOLONG' });
+  });
+
+  it('readTextIfPresent: the text when the file is there, undefined when it is not', () => {
+    const file = join(dir, 'exit');
+    writeFileSync(file, '137');
+    assert.equal(readTextIfPresent(file), '137');
+    assert.equal(readTextIfPresent(join(dir, 'no-exit')), undefined);
+    assert.throws(() => readTextIfPresent(dir), { code: 'EISDIR' });
+  });
+
+  it('unlinkIfPresent: removes a file and a dangling symbolic link, ignores a missing path', () => {
+    const file = join(dir, 'stale');
+    writeFileSync(file, '');
+    unlinkIfPresent(file);
+    assert.equal(existsSync(file), false);
+    const link = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere'), link);
+    unlinkIfPresent(link);
+    assert.throws(() => lstatSync(link), { code: 'ENOENT' });
+    unlinkIfPresent(join(dir, 'never-there'));
+    unlinkIfPresent(join(file, 'below-a-missing-file'));
   });
 
   it('copyFdBytes copies every byte of a file larger than its buffer', () => {
