@@ -75,8 +75,14 @@ export async function runCli(argv: string[], table: CommandTable): Promise<CliRe
   const context: CliContext = {
     root: () => storeRoot(program.opts().root, process.env.WHARF_ROOT),
     debug: () => program.opts().debug === true,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    // Getters: Node makes each stream on first use (a socket, and node:net with it, when it is
+    // a pipe), which most commands never write to before their end, and `exec` never at all.
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
   };
 
   const { verb, index, help } = findVerb(argv);

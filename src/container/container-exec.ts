@@ -17,6 +17,7 @@ import type { RuntimeSpec } from '../runtime/oci-runtime-spec.ts';
 import { readOnlyRuntime } from '../runtime/read-only-runtime.ts';
 import type { ExecOptions } from '../runtime/runtime-driver.ts';
 import { buildExecProcess, type ExecProcessOptions } from '../runtime/spec.ts';
+import type { FdStdio } from '../util/fd-spawn.ts';
 import { tracePhase } from '../util/phase-trace.ts';
 import { randomHex } from '../util/random-hex.ts';
 import type { ContainerContext } from './container-context.ts';
@@ -117,10 +118,10 @@ export async function execInContainer(
       throw new ContainerStartError(message, startErrorExitCode(message), { cause: error });
     }
   }
-  const session = await driver.exec(record.id, processSpec, {
-    ...launchOption,
-    stdio: request.stdio ?? 'pipe',
-  });
+  const fds = descriptorsOnly(request.stdio);
+  const session = fds
+    ? await driver.execWithFds(record.id, processSpec, { ...launchOption, stdio: fds })
+    : await driver.exec(record.id, processSpec, { ...launchOption, stdio: request.stdio ?? 'pipe' });
   tracePhase('exec: spawned', record.id);
   // Recorded while the runtime joins the container rather than before its spawn: a SQLite commit
   // (1-2 ms: the first write of this process also starts the WAL) off the critical path. Still
@@ -147,5 +148,16 @@ export async function execInContainer(
       throw new ContainerStartError(message, code, { cause: error });
     },
   );
-  return { id: execId, child: session.child, exitCode };
+  return { id: execId, ...('child' in session ? { child: session.child } : {}), exitCode };
+}
+
+/**
+ * `stdio` as three descriptors shared with this process or /dev/null (the CLI's `exec`), for
+ * execWithFds; undefined when it asks for pipes (the daemon, health checks).
+ */
+function descriptorsOnly(stdio: StdioOptions | undefined): [FdStdio, FdStdio, FdStdio] | undefined {
+  const kinds = stdio === 'inherit' || stdio === 'ignore' ? [stdio, stdio, stdio] : stdio;
+  if (!Array.isArray(kinds) || kinds.length !== 3) return undefined;
+  if (!kinds.every((kind) => kind === 'inherit' || kind === 'ignore')) return undefined;
+  return kinds as [FdStdio, FdStdio, FdStdio];
 }

@@ -25,10 +25,10 @@
  * const launch = await readOnlyRuntime('/usr/bin/crun');
  * // { path: '/run/wharf/runtimes/crun-803-4a1b2-77a88-5f3a...', env: { _LIBCONTAINER_CLONED_BINARY: '1' } }
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { childProcess } from '../util/child-process.ts';
 import { findExecutable } from './runtime-probe.ts';
 
 export const READ_ONLY_RUNTIME_DIR = '/run/wharf/runtimes';
@@ -72,7 +72,9 @@ function bindReadOnly(binary: string, target: string): Promise<boolean> {
   return findExecutable('mount').then(
     (mount) =>
       new Promise<boolean>((resolve) => {
-        const child = spawn(mount ?? 'mount', ['--bind', '-o', 'ro', binary, target], { stdio: 'ignore' });
+        const child = childProcess().spawn(mount ?? 'mount', ['--bind', '-o', 'ro', binary, target], {
+          stdio: 'ignore',
+        });
         child.on('error', () => resolve(false));
         child.on('close', (code) => resolve(code === 0));
       }),

@@ -17,14 +17,16 @@
  * await driver.kill(id, 'SIGTERM');
  * const { status } = await driver.state(id);
  */
-import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions, StdioOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
+import { childProcess } from '../util/child-process.ts';
+import { type FdStdio, spawnWithFds } from '../util/fd-spawn.ts';
 import { randomHex } from '../util/random-hex.ts';
-import { unlinkIfPresent } from '../util/sync-fs.ts';
+import { readTextIfPresent, unlinkIfPresent } from '../util/sync-fs.ts';
 import { cgroupPids } from './cgroups.ts';
 import type { RuntimeProcess, RuntimeResources, RuntimeState } from './oci-runtime-spec.ts';
 import { serializeRuntimeSpec } from './spec.ts';
@@ -94,6 +96,12 @@ export interface RuntimeDriver {
     options: ExecOptions & { detach: true },
   ): Promise<{ pid: number }>;
   exec(id: string, process: RuntimeProcess, options?: ExecOptions & { detach?: false }): Promise<ExecSession>;
+  /** An attached exec sharing this process's descriptors (or /dev/null): no child_process. */
+  execWithFds(
+    id: string,
+    process: RuntimeProcess,
+    options: { stdio: readonly [FdStdio, FdStdio, FdStdio]; launch?: RuntimeBinaryLaunch },
+  ): Promise<{ pid: number; exitCode: Promise<number> }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Change limits of a live container (`runtime update --resources`). */
@@ -140,6 +148,11 @@ export function runtimeErrorMessage(text: string): string {
     else if (!/level=(?:debug|info|warning)/.test(line)) messages.push(line);
   }
   return messages.join('; ') || 'no message from the runtime';
+}
+
+/** A process's status as a shell gives it: its exit code, or 128+N when signal N ended it. */
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {
@@ -190,7 +203,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
 
   #run(args: string[], input?: string): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, [...this.globalArgs(), ...args], {
+      const child = childProcess().spawn(this.binary, [...this.globalArgs(), ...args], {
         stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
       const out: Buffer[] = [];
@@ -200,7 +213,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
       child.on('error', reject);
       child.on('close', (code, signal) =>
         resolve({
-          code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
+          code: exitStatus(code, signal),
           stdout: Buffer.concat(out).toString('utf8'),
           stderr: Buffer.concat(err).toString('utf8'),
         }),
@@ -227,16 +240,14 @@ export class OciRuntimeDriver implements RuntimeDriver {
     const logPath = join(this.#scratchDir, `${action}-${id}-${randomHex(4)}.log`);
     try {
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(
+        const child = childProcess().spawn(
           launch?.path ?? this.binary,
           [...this.globalArgs(), ...this.logArgs(logPath), ...args],
           launch ? { ...spawnOptions, env: { ...process.env, ...launch.env } } : spawnOptions,
         );
         child.on('error', reject);
         // 'exit', not 'close': the container's init keeps the stdio we gave it open.
-        child.on('exit', (code, signal) =>
-          resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
-        );
+        child.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
       });
       if (code !== 0) {
         const log = await readFile(logPath, 'utf8').catch(() => '');
@@ -306,12 +317,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
     spec: RuntimeProcess,
     options: ExecOptions = {},
   ): Promise<{ pid: number } | ExecSession> {
-    // Synchronous, the scratch files: a directory that exists, a 2 KB write and two unlinks take
-    // microseconds each, where each thread-pool round trip costs 0.1-0.5 ms (several under load)
-    // and the first one starts libuv's threads; an exec is short enough for that to show.
-    mkdirSync(this.#scratchDir, { recursive: true });
-    const processFile = join(this.#scratchDir, `exec-${id}-${randomHex(6)}.json`);
-    writeFileSync(processFile, serializeRuntimeSpec(spec), { mode: 0o600 });
+    const processFile = this.#writeProcessFile(id, spec);
     const args = ['exec', '--process', processFile];
     if (options.consoleSocket) args.push('--console-socket', options.consoleSocket);
     if (options.detach) {
@@ -331,7 +337,7 @@ export class OciRuntimeDriver implements RuntimeDriver {
       }
     }
     const logPath = `${processFile}.log`;
-    const child = spawn(
+    const child = childProcess().spawn(
       options.launch?.path ?? this.binary,
       [...this.globalArgs(), ...this.logArgs(logPath), ...args, id],
       {
@@ -341,25 +347,57 @@ export class OciRuntimeDriver implements RuntimeDriver {
     );
     const exitCode = new Promise<number>((resolve, reject) => {
       child.on('error', reject);
-      child.on('exit', (code, signal) =>
-        resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
-      );
-    }).then(
+      child.on('exit', (code, signal) => resolve(exitStatus(code, signal)));
+    });
+    return { child, exitCode: this.#execEnded(id, exitCode, processFile, logPath) };
+  }
+
+  /**
+   * An attached exec whose stdio are this process's own descriptors or /dev/null (`wharf exec`):
+   * the runtime is started by fd-spawn.ts, so a CLI exec never loads node:child_process.
+   */
+  async execWithFds(
+    id: string,
+    spec: RuntimeProcess,
+    options: { stdio: readonly [FdStdio, FdStdio, FdStdio]; launch?: RuntimeBinaryLaunch },
+  ): Promise<{ pid: number; exitCode: Promise<number> }> {
+    const processFile = this.#writeProcessFile(id, spec);
+    const logPath = `${processFile}.log`;
+    const started = spawnWithFds(
+      options.launch?.path ?? this.binary,
+      [...this.globalArgs(), ...this.logArgs(logPath), 'exec', '--process', processFile, id],
+      { stdio: options.stdio, ...(options.launch ? { env: { ...process.env, ...options.launch.env } } : {}) },
+    );
+    const exitCode = started.exit.then(({ code, signal }) => exitStatus(code, signal));
+    return { pid: started.pid, exitCode: this.#execEnded(id, exitCode, processFile, logPath) };
+  }
+
+  /**
+   * The exec's process.json in the scratch directory. Synchronous, the scratch files: a directory
+   * that exists, a 2 KB write and two unlinks take microseconds each, where each thread-pool
+   * round trip costs 0.1-0.5 ms (several under load) and the first one starts libuv's threads;
+   * an exec is short enough for that to show.
+   */
+  #writeProcessFile(id: string, spec: RuntimeProcess): string {
+    mkdirSync(this.#scratchDir, { recursive: true });
+    const processFile = join(this.#scratchDir, `exec-${id}-${randomHex(6)}.json`);
+    writeFileSync(processFile, serializeRuntimeSpec(spec), { mode: 0o600 });
+    return processFile;
+  }
+
+  /**
+   * An attached exec's end: its scratch files go, and a failure of the runtime itself (its log
+   * has an error) becomes the error, as runc and crun exit with the process's status, or 1 with a
+   * log entry when exec itself failed (a status of 1 from the process leaves the log without an
+   * error).
+   */
+  #execEnded(id: string, exitCode: Promise<number>, processFile: string, logPath: string): Promise<number> {
+    return exitCode.then(
       (code) => {
-        // runc and crun exit with the process's status, or 1 with a log entry when exec itself failed
-        // (a status of 1 from the process leaves the log without an error).
-        let log = '';
-        if (code !== 0) {
-          try {
-            log = readFileSync(logPath, 'utf8');
-          } catch {
-            // no log: the runtime wrote no error
-          }
-        }
+        const log = code === 0 ? undefined : readTextIfPresent(logPath);
         unlinkIfPresent(processFile);
         unlinkIfPresent(logPath);
-        if (log.trim() !== '' && /"level":"(error|fatal)"/.test(log))
-          this.#fail('exec in', id, runtimeErrorMessage(log));
+        if (log && /"level":"(error|fatal)"/.test(log)) this.#fail('exec in', id, runtimeErrorMessage(log));
         return code;
       },
       (error: unknown) => {
@@ -368,7 +406,6 @@ export class OciRuntimeDriver implements RuntimeDriver {
         throw error;
       },
     );
-    return { child, exitCode };
   }
 
   async pause(id: string): Promise<void> {

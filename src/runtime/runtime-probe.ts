@@ -17,12 +17,12 @@
  * selection.driver.name;      // 'runc' here
  * selection.fallbackReason;   // 'crun 1.8.1 cannot run containers on this host: ...'
  */
-import { spawn } from 'node:child_process';
 import { accessSync, readFileSync, statSync } from 'node:fs';
 import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../errors/index.ts';
 import { atomicWriteFile } from '../util/atomic-write.ts';
+import { childProcess } from '../util/child-process.ts';
 import { randomHex } from '../util/random-hex.ts';
 import { cgroupLayout, removeCgroupTree } from './cgroups.ts';
 import { readHostFacts } from './host-facts.ts';
@@ -105,7 +105,7 @@ function runCommand(
   timeoutMs: number,
 ): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, {
+    const child = childProcess().spawn(binary, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
       killSignal: 'SIGKILL',

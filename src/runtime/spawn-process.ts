@@ -7,8 +7,8 @@
  * @example
  * const child = (options.spawn ?? spawnWithNode)('/usr/bin/umount', [target], { stdio: ['ignore', 'ignore', 'pipe'] });
  */
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { childProcess } from '../util/child-process.ts';
 
 /** What a process run uses of a child process: Node's ChildProcess is one. */
 export interface SpawnedProcess {
@@ -49,7 +49,7 @@ export interface Spawner {
 
 /** Node's own spawn, for processes that do not keep a spawner. */
 export const spawnWithNode: SpawnProcess = (file, args, options) =>
-  spawn(file, args, {
+  childProcess().spawn(file, args, {
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.detached !== undefined ? { detached: options.detached } : {}),

@@ -20,10 +20,10 @@
  * // ... answer the client ...
  * await settleBackgroundDeletes(); // before process.exit()
  */
-import { spawn } from 'node:child_process';
 import { type Dirent, lstatSync, readdirSync, rmdirSync, type Stats, unlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isErrno } from '../errors/index.ts';
+import { childProcess } from './child-process.ts';
 
 const pending = new Set<Promise<void>>();
 
@@ -63,7 +63,7 @@ export function deleteAfterExit(): void {
     if (paths.length === 0) return;
     const left = paths.splice(0).filter((path) => !deleteSmallTreeSync(path));
     if (left.length === 0) return;
-    const child = spawn('rm', ['-rf', '--one-file-system', '--', ...left], {
+    const child = childProcess().spawn('rm', ['-rf', '--one-file-system', '--', ...left], {
       detached: true,
       stdio: 'ignore',
     });
