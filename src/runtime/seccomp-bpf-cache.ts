@@ -29,7 +29,7 @@
  * if (pending) await cache.remember(pending, driver, id); // keeps crun's program for the next one
  */
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { arch, release, version } from 'node:os';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
@@ -45,8 +45,11 @@ function validProgram(bytes: Uint8Array): boolean {
   return bytes.length > 0 && bytes.length % 8 === 0 && bytes.length <= 8 * 65_536;
 }
 
-/** The first line of a kept program's file: the format, then the material's length in bytes. */
-const HEADER = 'wharf-seccomp-bpf 1 ';
+/**
+ * The first line of a kept program's file: the format, then the material's length in bytes.
+ * Format 2 names its file by its material's words (nameOf); format 1 by its characters.
+ */
+const HEADER = 'wharf-seccomp-bpf 2 ';
 
 export class SeccompBpfCache {
   readonly #dir: string;
@@ -104,13 +107,16 @@ export class SeccompBpfCache {
   }
 
   /**
-   * Removes the programs an older Wharf kept under the SHA-256 of their key (64 hex digits,
-   * program only): never read by this format, they would stay forever. Done when a program is
-   * kept, which is rare (once per profile and crun build).
+   * Removes the programs an older Wharf kept: under the SHA-256 of their key (64 hex digits,
+   * program only), or in format 1 (named by another hash): never read by this format, they would
+   * stay forever. Done when a program is kept, which is rare (once per profile and crun build).
    */
   async #dropOldFormat(): Promise<void> {
     for (const name of await readdir(this.#dir)) {
-      if (/^[0-9a-f]{64}\.bpf$/.test(name)) await rm(join(this.#dir, name), { force: true });
+      if (!name.endsWith('.bpf')) continue;
+      const path = join(this.#dir, name);
+      const head = /^[0-9a-f]{64}\.bpf$/.test(name) ? '' : await firstBytes(path, HEADER.length);
+      if (head !== HEADER) await rm(path, { force: true });
     }
   }
 
@@ -184,4 +190,19 @@ function nameOf(material: Buffer): string {
     b = Math.imul(b ^ bytes[i]!, 0x5bd1e995);
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The first `length` bytes of the file at `path`, as latin1 ('' when it cannot be read). */
+async function firstBytes(path: string, length: number): Promise<string> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, 0);
+      return buffer.toString('latin1', 0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return '';
+  }
 }

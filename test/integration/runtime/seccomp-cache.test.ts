@@ -68,17 +68,19 @@ describe('seccomp filter cache', { skip }, () => {
       return;
     }
     const script = 'grep Seccomp: /proc/self/status; unshare -U true; echo unshare=$?';
-    // a program an older Wharf kept under its key's SHA-256: dropped once a program is kept
+    // programs an older Wharf kept, under its key's SHA-256 and in format 1 (named by another
+    // hash): dropped once a program is kept
     const oldFormat = join(cacheDir, `${'ab'.repeat(32)}.bpf`);
     await mkdir(cacheDir, { recursive: true });
     await writeFile(oldFormat, Buffer.alloc(16));
+    await writeFile(join(cacheDir, '0123456789abcdef.bpf'), 'wharf-seccomp-bpf 1 3\nabc12345678');
     const first = await runConfined(script);
     assert.equal(first.annotated, false, 'nothing to hand over the first time');
     assert.ok(first.pending, 'the first create leaves a program to keep');
     const kept = await readdir(cacheDir);
     assert.equal(kept.length, 1);
     const file = await readFile(join(cacheDir, kept[0]!));
-    const header = /^wharf-seccomp-bpf 1 (\d+)\n/.exec(file.toString('latin1', 0, 64));
+    const header = /^wharf-seccomp-bpf 2 (\d+)\n/.exec(file.toString('latin1', 0, 64));
     assert.ok(header, 'the format line, then the material');
     const material = file.subarray(header[0].length, header[0].length + Number(header[1])).toString('utf8');
     assert.match(material, /SCMP_ACT_ERRNO/, 'the material holds the profile');
