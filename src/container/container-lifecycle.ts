@@ -615,9 +615,9 @@ export async function cleanupRun(
 function markCleaned(paths: ReturnType<typeof containerPaths>, generation: number): void {
   try {
     writeFileSync(paths.cleanedMarker(generation), '');
-    if (generation > 1) unlinkIfPresent(paths.cleanedMarker(generation - 1));
+    unlinkIfPresent(paths.cleanedMarker(generation - 1));
   } catch {
-    // no marker of the last run (the first run), or the directory is gone (removed meanwhile)
+    // the directory is gone (removed meanwhile)
   }
 }
 

@@ -29,7 +29,7 @@
  * if (pending) await cache.remember(pending, driver, id); // keeps crun's program for the next one
  */
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { arch, release, version } from 'node:os';
 import { join } from 'node:path';
 import { isErrno } from '../errors/index.ts';
@@ -74,11 +74,16 @@ export class SeccompBpfCache {
     }
     const material = materialOf(JSON.stringify(seccomp), driver.binary);
     if (material === undefined) return undefined;
-    const program = this.#known.get(material) ?? this.#load(material);
+    let program = this.#known.get(material);
     if (program === undefined) {
-      const key = nameOf(Buffer.from(material, 'utf8'));
-      this.#pending.set(key, material);
-      return key;
+      const bytes = Buffer.from(material, 'utf8');
+      const key = nameOf(bytes);
+      program = this.#load(key, bytes);
+      if (program === undefined) {
+        this.#pending.set(key, material);
+        return key;
+      }
+      this.#known.set(material, program);
     }
     spec.annotations = { ...spec.annotations, [SECCOMP_BPF_ANNOTATION]: program };
     return undefined;
@@ -115,7 +120,9 @@ export class SeccompBpfCache {
     for (const name of await readdir(this.#dir)) {
       if (!name.endsWith('.bpf')) continue;
       const path = join(this.#dir, name);
-      const head = /^[0-9a-f]{64}\.bpf$/.test(name) ? '' : await firstBytes(path, HEADER.length);
+      const head = /^[0-9a-f]{64}\.bpf$/.test(name)
+        ? ''
+        : (await readFile(path).catch(() => Buffer.alloc(0))).toString('latin1', 0, HEADER.length);
       if (head !== HEADER) await rm(path, { force: true });
     }
   }
@@ -125,14 +132,14 @@ export class SeccompBpfCache {
   }
 
   /**
-   * The program kept for `material`, when its file holds that very material. Read synchronously:
+   * The program (base64) kept under `key`, when its file holds that very material (`expected`,
+   * its UTF-8 bytes). Read synchronously:
    * one file of a few KB on the way of every start, where readFile's four thread-pool round trips
    * (open, stat, read, close) cost 0.5-2 ms.
    */
-  #load(material: string): string | undefined {
-    const expected = Buffer.from(material, 'utf8');
+  #load(key: string, expected: Buffer): string | undefined {
     try {
-      const bytes = readFileSync(this.#file(nameOf(expected)));
+      const bytes = readFileSync(this.#file(key));
       const end = bytes.indexOf(10);
       const head = end < 0 ? '' : bytes.toString('latin1', 0, end);
       if (!head.startsWith(HEADER)) return undefined;
@@ -142,9 +149,7 @@ export class SeccompBpfCache {
       if (!kept.equals(expected)) return undefined;
       const program = bytes.subarray(end + 1 + length);
       if (!validProgram(program)) return undefined;
-      const encoded = program.toString('base64');
-      this.#known.set(material, encoded);
-      return encoded;
+      return program.toString('base64');
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
@@ -190,19 +195,4 @@ function nameOf(material: Buffer): string {
     b = Math.imul(b ^ bytes[i]!, 0x5bd1e995);
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
-}
-
-/** The first `length` bytes of the file at `path`, as latin1 ('' when it cannot be read). */
-async function firstBytes(path: string, length: number): Promise<string> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, 0);
-      return buffer.toString('latin1', 0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return '';
-  }
 }
