@@ -60,6 +60,31 @@ export function dpkgStatus(opensslVersion: string): string {
   ].join('\n');
 }
 
+/**
+ * The three layers both scanning tests put over a base whose dpkg status lists openssl 3.0.11:
+ * one deletes the status file (a whiteout), one hides var/lib/dpkg (an opaque directory), one
+ * upgrades openssl to 3.0.13 (fixed).
+ */
+export async function dpkgStatusChanges(): Promise<{
+  deleteStatus: Buffer;
+  opaque: Buffer;
+  upgrade: Buffer;
+}> {
+  const dpkgDirs = dirs('var', 'var/lib', 'var/lib/dpkg');
+  return {
+    deleteStatus: await layerTar([...dpkgDirs, { name: 'var/lib/dpkg/.wh.status' }]),
+    opaque: await layerTar([
+      ...dpkgDirs,
+      { name: 'var/lib/dpkg/.wh..wh..opq' },
+      { name: 'var/lib/dpkg/available', data: '' },
+    ]),
+    upgrade: await layerTar([
+      ...dpkgDirs,
+      { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.13-1~deb12u1') },
+    ]),
+  };
+}
+
 /** Writes the OSV record `id` (schema 1.6.0) into the database's `debian` directory. */
 export async function writeOsvRecord(db: string, id: string, value: Record<string, unknown>): Promise<void> {
   await writeFile(

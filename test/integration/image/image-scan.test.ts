@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import {
   debianRange,
-  dirs,
   dpkgStatus,
+  dpkgStatusChanges,
   type LayerEntry,
   layerTar,
   OPENSSL_ADVISORY,
@@ -80,19 +80,7 @@ describe('wharf image scan', () => {
       { name: 'var/lib/dpkg/', type: 'directory' },
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.11-1~deb12u1') },
     ]);
-    const deleteStatus = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/.wh.status' },
-    ]);
-    const opaque = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/.wh..wh..opq' },
-      { name: 'var/lib/dpkg/available', data: '' },
-    ]);
-    const upgrade = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.13-1~deb12u1') },
-    ]);
+    const { deleteStatus, opaque, upgrade } = await dpkgStatusChanges();
     const archive = join(work, 'images.tar');
     await writeFile(
       archive,

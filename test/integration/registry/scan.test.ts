@@ -16,6 +16,7 @@ import {
   debianRange,
   dirs,
   dpkgStatus,
+  dpkgStatusChanges,
   layerTar,
   OPENSSL_ADVISORY,
   OPENSSL_FINDING,
@@ -151,19 +152,7 @@ describe('registry vulnerability scanning', () => {
       { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.11-1~deb12u1') },
     ]);
     const motd = await layerTar([...dirs('etc'), { name: 'etc/motd', data: 'hello\n' }]);
-    const deleteStatus = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/.wh.status' },
-    ]);
-    const opaqueDpkg = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/.wh..wh..opq' },
-      { name: 'var/lib/dpkg/available', data: '' },
-    ]);
-    const upgrade = await layerTar([
-      ...dirs('var', 'var/lib', 'var/lib/dpkg'),
-      { name: 'var/lib/dpkg/status', data: dpkgStatus('3.0.13-1~deb12u1') },
-    ]);
+    const { deleteStatus, opaque: opaqueDpkg, upgrade } = await dpkgStatusChanges();
     // a gzip base and an uncompressed second layer: both forms are read
     vulnerable = imageOf([
       { tar: base, gzip: true },
